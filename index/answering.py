@@ -1,0 +1,187 @@
+"""From a question to an ``Answer``: retrieve, extract sentences, cite, or abstain."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+
+from index.conversation import resolve
+from index.encoders import Encoders
+from index.errors import EmptyIndexError
+from index.extractive import ExtractConfig, ScoredSentence, choose, evidence, score_sentences
+from index.indexer import article_key
+from index.models import Answer, Citation, SearchHit, Turn
+from index.retrieve import Candidate, Method, RetrievalConfig, diversify, retrieve
+from index.settings import Settings
+from index.snapshot import Snapshot
+from index.store import ChromaStore
+
+ABSTAIN_TEXT = "The indexed articles don't say."
+
+
+@dataclass
+class Passage:
+    """A retrieved chunk with the sentences it holds."""
+
+    row: int
+    meta: dict[str, Any]
+    text: str  # the body, without the headline prefix
+    score: float
+
+
+class Answerer:
+    def __init__(self, settings: Settings, store: ChromaStore, encoders: Encoders) -> None:
+        self.settings = settings
+        self.store = store
+        self.encoders = encoders
+        self.retrieval = RetrievalConfig()
+        self.extract = ExtractConfig()
+        if settings.abstain_threshold is not None:
+            self.extract = ExtractConfig(abstain_below=settings.abstain_threshold)
+
+    def search(self, snap: Snapshot, question: str, k: int, method: Method) -> list[SearchHit]:
+        if not snap.chunk_ids:
+            return []
+        vec = self.encoders.query(question)
+        cands = diversify(
+            snap, retrieve(snap, self.store, vec, question, method, self.retrieval), k
+        )
+        return [self._hit(snap, c) for c in cands]
+
+    def ask(
+        self, snap: Snapshot, question: str, history: Sequence[Turn], top_k: int, mode: str
+    ) -> Answer:
+        if not snap.chunk_ids:
+            raise EmptyIndexError(
+                "the index is empty: add articles with `citebot index add PATH|URL`"
+            )
+        timings: dict[str, float] = {}
+        clock = time.perf_counter()
+        query, boosts = resolve(question, history)
+        vec = self.encoders.query(query)
+        timings["embed"] = _lap(clock)
+        clock = time.perf_counter()
+        cands = retrieve(
+            snap,
+            self.store,
+            vec,
+            query,
+            "hybrid",
+            self.retrieval,
+            {article_key(a): b for a, b in boosts.items()},
+        )
+        passages = [self._passage(snap, c) for c in diversify(snap, cands, top_k)]
+        timings["retrieve"] = _lap(clock)
+        clock = time.perf_counter()
+        scored = self._score(snap, passages, vec, query)
+        answer = self._compose(question, query, passages, scored)
+        timings["extract"] = _lap(clock)
+        if mode == "llm" and not answer.abstained:
+            from index.llm_mode import answer_with_llm_or_fallback
+
+            answer = answer_with_llm_or_fallback(self.settings, answer, history, timings)
+        answer.timings_ms = {**timings, "total": sum(timings.values())}
+        return answer
+
+    # ---- steps -------------------------------------------------------------------
+    def _passage(self, snap: Snapshot, cand: Candidate) -> Passage:
+        meta = snap.metas[cand.row]
+        return Passage(cand.row, meta, snap.texts[cand.row][meta["prefix_len"] :], cand.score)
+
+    def _score(
+        self, snap: Snapshot, passages: Sequence[Passage], vec: np.ndarray, query: str
+    ) -> list[ScoredSentence]:
+        """Score every sentence of the retrieved passages (vectors from index time)."""
+        assert snap.build is not None
+        wanted = set()
+        for p in passages:
+            chunk_id = snap.chunk_ids[p.row]
+            wanted.add(chunk_id)
+            if p.meta["chunk"] > 0:  # an overlapping sentence is stored with the previous chunk
+                wanted.add(chunk_id.rsplit("-", 1)[0] + f"-{p.meta['chunk'] - 1}")
+        metas, vectors = self.store.sentence_vectors(snap.build, sorted(wanted))
+        by_key = {(m["akey"], m["j"]): i for i, m in enumerate(metas)}
+        rows, items = [], []
+        for n, p in enumerate(passages):
+            for j in range(p.meta["s_first"], p.meta["s_last"]):
+                i = by_key.get((p.meta["akey"], j))
+                if i is None:
+                    continue
+                start, end = metas[i]["start"], metas[i]["end"]
+                body = start - p.meta["body_start"]
+                items.append((n, j, start, end, p.text[body : body + end - start]))
+                rows.append(i)
+        matrix = vectors[rows] if rows else np.zeros((0, len(vec)), np.float32)
+        return score_sentences(vec, query, items, matrix, snap.bm25, self.extract)
+
+    def _compose(
+        self, question: str, query: str, passages: Sequence[Passage], scored: list[ScoredSentence]
+    ) -> Answer:
+        best_by_passage: dict[int, ScoredSentence] = {}
+        for s in scored:
+            if s.passage not in best_by_passage or s.score > best_by_passage[s.passage].score:
+                best_by_passage[s.passage] = s
+        resolved = query if query != question else None
+        if not scored or evidence(max(scored, key=lambda s: s.score)) < self.extract.abstain_below:
+            related = [
+                self._citation(i + 1, passages[p], s)
+                for i, (p, s) in enumerate(sorted(best_by_passage.items())[:3])
+            ]
+            return Answer(
+                question=question,
+                text=ABSTAIN_TEXT,
+                abstained=True,
+                related=related,
+                resolved_question=resolved,
+            )
+        picked = choose(scored, self.extract)
+        order = list(dict.fromkeys(s.passage for s in picked))
+        order += [p for p in range(len(passages)) if p not in order and p in best_by_passage]
+        number = {p: i + 1 for i, p in enumerate(order)}
+        text = " ".join(f"{s.text} [{number[s.passage]}]" for s in picked)
+        chosen = {s.passage: s for s in picked}
+        citations = [
+            self._citation(number[p], passages[p], chosen.get(p, best_by_passage[p])) for p in order
+        ]
+        return Answer(
+            question=question,
+            text=text,
+            abstained=False,
+            citations=citations,
+            resolved_question=resolved,
+        )
+
+    def _citation(self, n: int, passage: Passage, sentence: ScoredSentence) -> Citation:
+        meta = passage.meta
+        start = sentence.start - meta["body_start"]
+        return Citation(
+            n=n,
+            article_id=meta["article_id"],
+            title=meta.get("title", ""),
+            url=meta.get("url"),
+            published=meta.get("published"),
+            passage=passage.text,
+            sentence=sentence.text,
+            sentence_span=(start, start + len(sentence.text)),
+            score=round(sentence.score, 4),
+        )
+
+    def _hit(self, snap: Snapshot, cand: Candidate) -> SearchHit:
+        meta = snap.metas[cand.row]
+        return SearchHit(
+            article_id=meta["article_id"],
+            chunk_id=snap.chunk_ids[cand.row],
+            title=meta.get("title", ""),
+            url=meta.get("url"),
+            published=meta.get("published"),
+            passage=snap.texts[cand.row][meta["prefix_len"] :],
+            score=cand.score,
+        )
+
+
+def _lap(start: float) -> float:
+    return round((time.perf_counter() - start) * 1000, 2)

@@ -1,0 +1,276 @@
+"""The one object front ends talk to: ``Library``.
+
+It owns the store, the encoders and the read-side snapshot, and exposes
+ingest/update/remove/rebuild on the write side and search/ask on the read
+side. Heavy parts (Chroma, torch) are created on first use.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable, Iterable, Sequence
+from functools import cached_property
+from pathlib import Path
+from typing import Literal
+
+from index.answering import Answerer
+from index.encoders import Encoders
+from index.errors import BadInputError
+from index.indexer import Indexer, PreparedArticle, article_key, chunking_signature
+from index.locking import writer_lock
+from index.model_path import model_label
+from index.models import (
+    Answer,
+    Article,
+    ArticleInfo,
+    IndexStatus,
+    IngestReport,
+    SearchHit,
+    Skipped,
+    Turn,
+)
+from index.retrieve import Method
+from index.settings import Settings
+from index.snapshot import Snapshot, load_snapshot
+from index.store import ChromaStore, StoreState
+
+Progress = Callable[[str, int, int | None], None]
+"""progress(stage, done, total): called as work advances (total None when unknown)."""
+
+
+def _no_progress(stage: str, done: int, total: int | None) -> None:
+    return None
+
+
+class Library:
+    def __init__(self, settings: Settings) -> None:
+        self.settings = settings
+        self._snapshot: Snapshot | None = None
+
+    # ---- heavy parts, on first use -------------------------------------------
+    @cached_property
+    def store(self) -> ChromaStore:
+        return ChromaStore(self.settings)
+
+    @cached_property
+    def encoders(self) -> Encoders:
+        return Encoders(self.settings.embedding_model, self.settings.embed_batch_size)
+
+    @cached_property
+    def indexer(self) -> Indexer:
+        return Indexer(self.settings, self.encoders)
+
+    @cached_property
+    def answerer(self) -> Answerer:
+        return Answerer(self.settings, self.store, self.encoders)
+
+    # ---- write side ----------------------------------------------------------
+    def ingest(self, sources: Sequence[str], *, progress: Progress | None = None) -> IngestReport:
+        """Add or update articles from files, folders, URLs or feed URLs."""
+        from index.ingest_run import IngestRun
+
+        with writer_lock(self._lock_dir()):
+            state = self._writable_state()
+            run = IngestRun(self.store, self.indexer, state, progress or _no_progress)
+            report = run.ingest_sources(sources)
+            self._record_sources(state, sources, run.feeds_seen)
+            self.store.write_state(state)
+        return report
+
+    def remove(self, article_ids: Sequence[str]) -> IngestReport:
+        started = time.perf_counter()
+        report = IngestReport()
+        with writer_lock(self._lock_dir()):
+            state = self._writable_state()
+            assert state.active_build is not None
+            manifest = self.store.manifest(state.active_build)
+            for article_id in article_ids:
+                key = article_key(article_id)
+                if key in manifest:
+                    self.store.delete_article(state.active_build, key)
+                    report.removed.append(article_id)
+                else:
+                    report.skipped.append(Skipped(source=article_id, reason="no such article"))
+            self.store.write_state(state)
+        report.seconds = time.perf_counter() - started
+        return report
+
+    def rebuild(self, *, progress: Progress | None = None) -> IngestReport:
+        """Re-embed everything into a fresh build, then switch over atomically."""
+        from index.ingest_run import IngestRun
+
+        with writer_lock(self._lock_dir()):
+            state = self._writable_state()
+            old = state.active_build
+            new_state = StoreState(
+                active_build=self.store.new_build_id(),
+                feeds=state.feeds,
+                folders=state.folders,
+                generation=state.generation,
+            )
+            run = IngestRun(
+                self.store, self.indexer, new_state, progress or _no_progress, publish=False
+            )
+            report = run.copy_from(old) if old else IngestReport()
+            self._stamp(new_state)
+            self.store.write_state(new_state)
+            for build in self.store.builds() - {new_state.active_build}:
+                self.store.drop_build(build)
+        return report
+
+    def update(self, *, progress: Progress | None = None) -> IngestReport:
+        """Pull recorded feeds and rescan recorded/watched folders."""
+        state = self.store.read_state()
+        folders = [*state.folders, *(str(p) for p in self.settings.watch_dirs)]
+        sources = list(dict.fromkeys([*state.feeds, *folders]))
+        if not sources:
+            return IngestReport()
+        report = self.ingest(sources, progress=progress)
+        gone = self._vanished_files(folders)
+        return report.merge(self.remove(gone)) if gone else report
+
+    def ensure_bundled(self) -> IngestReport | None:
+        """Index the bundled ``articles/`` corpus when the index is empty."""
+        if not self.settings.auto_index_bundled or self.status().articles:
+            return None
+        folder = self.settings.bundled_articles
+        return self.ingest([str(folder)]) if folder.is_dir() else None
+
+    # ---- read side -----------------------------------------------------------
+    def snapshot(self) -> Snapshot:
+        """The current read snapshot; reloaded when any writer bumped the generation."""
+        state = self.store.read_state()
+        snap = self._snapshot
+        if snap is None or (snap.build, snap.generation) != (state.active_build, state.generation):
+            snap = self._snapshot = load_snapshot(self.store, state, self._cache_dir())
+        return snap
+
+    def list_articles(self, query: str | None = None, limit: int = 50) -> list[ArticleInfo]:
+        infos = [_info(meta) for meta in self.snapshot().articles.values()]
+        if query:
+            words = query.lower().split()
+            infos = [
+                i
+                for i in infos
+                if all(w in f"{i.title} {i.id} {i.url or ''}".lower() for w in words)
+            ]
+        infos.sort(key=lambda i: (i.published or "", i.indexed_at), reverse=True)
+        return infos[:limit]
+
+    def status(self) -> IndexStatus:
+        state = self.store.read_state()
+        articles = chunks = 0
+        if state.active_build:
+            articles, chunks = self.store.counts(state.active_build)
+        return IndexStatus(
+            articles=articles,
+            chunks=chunks,
+            store=self.settings.store_label,
+            model=model_label(self.settings.embedding_model),
+            collection=f"{self.settings.collection_prefix}-{state.active_build or '(none)'}",
+            last_update=state.updated_at or None,
+            feeds=state.feeds,
+            needs_rebuild=bool(state.chunking)
+            and state.chunking != chunking_signature(self.settings),
+        )
+
+    def search(self, question: str, k: int = 10, method: Method = "hybrid") -> list[SearchHit]:
+        question = clean_question(question)
+        return self.answerer.search(self.snapshot(), question, k, method)
+
+    def ask(
+        self,
+        question: str,
+        history: Sequence[Turn] = (),
+        *,
+        top_k: int | None = None,
+        mode: Literal["extractive", "llm"] | None = None,
+    ) -> Answer:
+        question = clean_question(question)
+        return self.answerer.ask(
+            self.snapshot(),
+            question,
+            history,
+            top_k or self.settings.top_k,
+            mode or self.settings.mode,
+        )
+
+    def close(self) -> None:
+        """Nothing to release between calls: locks are per write, clients are lazy."""
+        self._snapshot = None
+
+    # ---- helpers ------------------------------------------------------------------
+    def _lock_dir(self) -> Path:
+        return self.settings.data_dir
+
+    def _cache_dir(self) -> Path:
+        return self.settings.data_dir / "cache"
+
+    def _writable_state(self) -> StoreState:
+        state = self.store.read_state()
+        if state.active_build is None:
+            state.active_build = self.store.new_build_id()
+            self._stamp(state)
+        return state
+
+    def _stamp(self, state: StoreState) -> None:
+        state.model = self.settings.embedding_model
+        state.chunking = chunking_signature(self.settings)
+
+    def _record_sources(
+        self, state: StoreState, sources: Iterable[str], feeds: Iterable[str]
+    ) -> None:
+        for feed in feeds:
+            if feed not in state.feeds:
+                state.feeds.append(feed)
+        for source in sources:
+            path = Path(source).expanduser()
+            if path.is_dir():
+                folder = str(path.resolve())
+                if (
+                    folder not in state.folders
+                    and path.resolve() != self.settings.bundled_articles.resolve()
+                ):
+                    state.folders.append(folder)
+
+    def _vanished_files(self, folders: Sequence[str]) -> list[str]:
+        """Ids of articles read from a watched folder whose file is gone."""
+        roots = [Path(f).resolve() for f in folders]
+        gone = []
+        for meta in self.snapshot().articles.values():
+            source = Path(meta.get("source", ""))
+            if (
+                source.is_absolute()
+                and any(r in source.parents for r in roots)
+                and not source.exists()
+            ):
+                gone.append(meta["article_id"])
+        return gone
+
+
+def clean_question(question: str) -> str:
+    """Strip control characters; refuse empty or absurdly long questions."""
+    text = "".join(ch if ch.isprintable() or ch in "\n\t" else " " for ch in question)
+    text = " ".join(text.split())
+    if not text:
+        raise BadInputError("the question is empty: ask something about the indexed articles")
+    if len(text) > 2000:
+        raise BadInputError(
+            f"the question is too long ({len(text):,} characters; the limit is 2,000)"
+        )
+    return text
+
+
+def _info(meta: dict) -> ArticleInfo:
+    return ArticleInfo(
+        id=meta["article_id"],
+        title=meta.get("title", ""),
+        url=meta.get("url"),
+        published=meta.get("published"),
+        source=meta.get("source", ""),
+        chunks=int(meta.get("chunks", 0)),
+        indexed_at=float(meta.get("indexed_at", 0.0)),
+    )
+
+
+__all__ = ["Article", "Library", "PreparedArticle", "Progress"]

@@ -1,0 +1,40 @@
+"""One writer at a time: an exclusive, non-blocking lock file in the data dir.
+
+Two processes updating the same index at once could interleave manifest and
+chunk writes; the second writer is refused with a clear message instead of
+waiting silently. The OS releases the lock if the holder dies.
+"""
+
+from __future__ import annotations
+
+import fcntl
+import os
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
+from index.errors import StoreLockedError
+
+
+@contextmanager
+def writer_lock(folder: Path) -> Iterator[None]:
+    folder.mkdir(parents=True, exist_ok=True)
+    path = folder / "write.lock"
+    handle = path.open("a+")
+    try:
+        try:
+            fcntl.flock(handle.fileno(), fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            handle.seek(0)
+            holder = handle.read().strip() or "unknown"
+            raise StoreLockedError(
+                f"another citebot process (pid {holder}) is updating the index in {folder}; "
+                "wait for it to finish and try again"
+            ) from None
+        handle.seek(0)
+        handle.truncate()
+        handle.write(str(os.getpid()))
+        handle.flush()
+        yield
+    finally:
+        handle.close()

@@ -1,0 +1,141 @@
+"""Plain data passed between the core and the front ends.
+
+These are the only objects front ends see: no LlamaIndex or Chroma types leak
+out of ``index/``.
+"""
+
+from __future__ import annotations
+
+from pydantic import BaseModel, Field
+
+
+class Article(BaseModel):
+    """One news article as read from a source, before chunking."""
+
+    id: str
+    title: str
+    text: str
+    url: str | None = None
+    published: str | None = None
+    authors: list[str] = Field(default_factory=list)
+    source: str = ""
+
+
+class Skipped(BaseModel):
+    """A source (file, line, URL, entry) that could not become an article."""
+
+    source: str
+    reason: str
+
+    def __str__(self) -> str:
+        return f"{self.source}: {self.reason}"
+
+
+class ArticleInfo(BaseModel):
+    """What the index remembers about an indexed article."""
+
+    id: str
+    title: str
+    url: str | None = None
+    published: str | None = None
+    source: str = ""
+    chunks: int = 0
+    indexed_at: float = 0.0
+
+
+class IngestReport(BaseModel):
+    """Outcome of one ingest/update/rebuild call."""
+
+    added: list[str] = Field(default_factory=list)
+    updated: list[str] = Field(default_factory=list)
+    unchanged: list[str] = Field(default_factory=list)
+    removed: list[str] = Field(default_factory=list)
+    duplicates: list[dict[str, str]] = Field(default_factory=list)
+    skipped: list[Skipped] = Field(default_factory=list)
+    chunks: int = 0
+    seconds: float = 0.0
+
+    @property
+    def changed(self) -> bool:
+        return bool(self.added or self.updated or self.removed)
+
+    def merge(self, other: IngestReport) -> IngestReport:
+        """Combine two reports (e.g. several feeds pulled in one update)."""
+        return IngestReport(
+            added=self.added + other.added,
+            updated=self.updated + other.updated,
+            unchanged=self.unchanged + other.unchanged,
+            removed=self.removed + other.removed,
+            duplicates=self.duplicates + other.duplicates,
+            skipped=self.skipped + other.skipped,
+            chunks=self.chunks + other.chunks,
+            seconds=self.seconds + other.seconds,
+        )
+
+
+class IndexStatus(BaseModel):
+    articles: int
+    chunks: int
+    store: str
+    model: str
+    collection: str
+    last_update: float | None = None
+    feeds: list[str] = Field(default_factory=list)
+    needs_rebuild: bool = False
+
+
+class Citation(BaseModel):
+    """One numbered source of an answer, down to the sentence."""
+
+    n: int
+    article_id: str
+    title: str
+    url: str | None = None
+    published: str | None = None
+    passage: str
+    sentence: str
+    sentence_span: tuple[int, int] = Field(
+        description="character offsets of `sentence` inside `passage`"
+    )
+    score: float
+
+
+class Turn(BaseModel):
+    """One earlier exchange, used to resolve follow-up questions."""
+
+    question: str
+    answer: str = ""
+    article_ids: list[str] = Field(default_factory=list)
+
+
+class Answer(BaseModel):
+    question: str
+    text: str
+    abstained: bool
+    citations: list[Citation] = Field(default_factory=list)
+    related: list[Citation] = Field(
+        default_factory=list, description="closest passages offered when abstaining"
+    )
+    notes: list[str] = Field(default_factory=list)
+    mode: str = "extractive"
+    resolved_question: str | None = None
+    timings_ms: dict[str, float] = Field(default_factory=dict)
+
+    def as_turn(self) -> Turn:
+        return Turn(
+            question=self.resolved_question or self.question,
+            answer=self.text,
+            article_ids=[c.article_id for c in self.citations],
+        )
+
+
+class SearchHit(BaseModel):
+    """One retrieved passage (chunk) before answer extraction."""
+
+    article_id: str
+    chunk_id: str
+    title: str
+    url: str | None = None
+    published: str | None = None
+    passage: str
+    score: float

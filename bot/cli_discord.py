@@ -11,20 +11,31 @@ import logging
 
 import typer
 
+from bot.cli_errors import friendly_errors
+
 
 def _setup_logging(level: str) -> None:
-    """Log to stderr unless the host application already configured logging."""
-    if logging.getLogger().handlers:
-        return
-    import discord.utils
+    """A long-running bot should log connection events (INFO) by default.
 
-    discord.utils.setup_logging(level=getattr(logging, level.upper(), logging.INFO), root=True)
+    The root CLI installs a quiet handler; only the bot's and discord.py's
+    loggers are turned up, and never above what ``--debug`` already asked for.
+    """
+    wanted = logging.getLevelName(level.upper())
+    if not isinstance(wanted, int):
+        wanted = logging.INFO
+    root = logging.getLogger()
+    if not root.handlers:
+        logging.basicConfig(format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    effective = min(wanted, root.getEffectiveLevel())
+    for name in ("citebot", "discord"):
+        logging.getLogger(name).setLevel(effective)
 
 
 def register(app: typer.Typer) -> None:
     """Add the ``discord`` command to the citebot CLI."""
 
     @app.command("discord")
+    @friendly_errors
     def discord_command(
         sync: bool = typer.Option(
             True, "--sync/--no-sync", help="Register the slash commands with Discord on start."
@@ -34,21 +45,16 @@ def register(app: typer.Typer) -> None:
         """Run the Discord bot (token from DISCORD_TOKEN; see CITEBOT_DISCORD_* settings)."""
         from pydantic import ValidationError
 
-        from index.errors import CitebotError, ConfigError
+        from index.errors import ConfigError
+        from index.settings import Settings
 
         try:
-            from index.settings import Settings
+            settings = Settings()
+        except ValidationError as exc:
+            first = exc.errors()[0]
+            where = ".".join(str(p) for p in first.get("loc", ())) or "settings"
+            raise ConfigError(f"invalid setting {where}: {first.get('msg')}") from None
+        _setup_logging(log_level)
+        from bot.discord_app import run_bot
 
-            try:
-                settings = Settings()
-            except ValidationError as exc:
-                first = exc.errors()[0]
-                where = ".".join(str(p) for p in first.get("loc", ())) or "settings"
-                raise ConfigError(f"invalid setting {where}: {first.get('msg')}") from None
-            _setup_logging(log_level)
-            from bot.discord_app import run_bot
-
-            run_bot(settings, sync_commands=sync)
-        except CitebotError as err:
-            typer.echo(f"citebot: {err}", err=True)
-            raise typer.Exit(err.exit_code) from None
+        run_bot(settings, sync_commands=sync)

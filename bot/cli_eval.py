@@ -22,7 +22,9 @@ if TYPE_CHECKING:
 
 def register(app: typer.Typer) -> None:
     """Add the ``eval`` command to ``app``."""
-    app.command("eval")(eval_command)
+    from bot.cli_errors import friendly_errors
+
+    app.command("eval")(friendly_errors(eval_command))
 
 
 def eval_command(
@@ -45,20 +47,15 @@ def eval_command(
     """Ask every question and report citation recall, answer accuracy and abstention."""
     from rich.console import Console
 
-    from index.errors import CitebotError
+    from index.evaluation import worst_failures
     from index.settings import Settings
 
     err = Console(stderr=True)
-    try:
-        settings = Settings()
-        summary, results = _run(
-            settings, file, dataset, split, bbc_distractors, top_k, limit,
-            show_progress=not as_json, err=err,
-        )
-    except CitebotError as exc:
-        err.print(f"[red]error:[/red] {exc}", highlight=False)
-        raise typer.Exit(exc.exit_code) from None
-    from index.evaluation import worst_failures
+    settings = Settings()
+    summary, results = _run(
+        settings, file, dataset, split, bbc_distractors, top_k, limit,
+        show_progress=not as_json, err=err,
+    )
 
     worst = worst_failures(results, failures)
     if as_json:

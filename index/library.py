@@ -126,7 +126,13 @@ class Library:
         if not sources:
             return IngestReport()
         report = self.ingest(sources, progress=progress)
-        gone = self._vanished_files(folders)
+        gone = self._vanished_files([f for f in folders if Path(f).is_dir()])
+        return report.merge(self.remove(gone)) if gone else report
+
+    def sync_folder(self, folder: Path) -> IngestReport:
+        """Make the index match ``folder``: add/update its files, drop vanished ones."""
+        report = self.ingest([str(folder)])
+        gone = self._vanished_files([str(folder)])
         return report.merge(self.remove(gone)) if gone else report
 
     def ensure_bundled(self) -> IngestReport | None:

@@ -9,6 +9,7 @@ CLI starts instantly.
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -22,10 +23,14 @@ from index.readers.web_pages import article_from_page
 
 __all__ = ["FeedSeen", "Item", "is_url", "iter_source"]
 
+log = logging.getLogger(__name__)
+
 
 def iter_source(source: str, *, http_timeout: float = 15.0) -> Iterator[Item]:
     """Articles (and skips, and a ``FeedSeen`` for feeds) from one source string."""
-    if is_url(source):
+    if not source.strip():
+        yield Skipped(source=source, reason="empty source (give a file, folder or URL)")
+    elif is_url(source):
         yield from _iter_url(source.strip(), http_timeout)
     else:
         yield from iter_path(Path(source).expanduser())
@@ -40,3 +45,6 @@ def _iter_url(url: str, timeout: float) -> Iterator[Item]:
             yield article_from_page(page)
     except SourceError as err:
         yield Skipped(source=url, reason=err.message)
+    except Exception as err:  # a parser bug must not abort the caller's whole batch
+        log.exception("reading %s failed", url)
+        yield Skipped(source=url, reason=f"could not be read ({type(err).__name__}: {err})")

@@ -22,7 +22,9 @@ _DATE_KEYS = (
     "dc.date.issued",
     "sailthru.date",
 )
-_SKIP_TAGS = frozenset({"script", "style", "noscript", "template", "nav", "footer", "header"})
+_SKIP_TAGS = frozenset(
+    {"script", "style", "noscript", "template", "nav", "footer", "header", "aside"}
+)
 # Text inside these is site navigation; trafilatura sometimes keeps it on short pages.
 _CHROME_TAGS = frozenset({"nav", "footer", "aside"})
 _BLOCK_TAGS = frozenset({"p", "h1", "h2", "h3", "h4", "li", "blockquote"})
@@ -60,7 +62,8 @@ class _MetaParser(HTMLParser):
             self._read_meta(values)
         elif tag in _SKIP_TAGS:
             self._skip_depth += 1
-            self._chrome_depth += tag in _CHROME_TAGS
+            if tag in _CHROME_TAGS:
+                self._chrome_depth += 1
         elif tag in _BLOCK_TAGS and not self._skip_depth:
             self._flush_block()
             self._block = []
@@ -70,7 +73,8 @@ class _MetaParser(HTMLParser):
             self._in_title = False
         elif tag in _SKIP_TAGS and self._skip_depth:
             self._skip_depth -= 1
-            self._chrome_depth -= tag in _CHROME_TAGS and self._chrome_depth > 0
+            if tag in _CHROME_TAGS and self._chrome_depth:
+                self._chrome_depth -= 1
         elif tag in _BLOCK_TAGS:
             self._flush_block()
 

@@ -14,6 +14,7 @@ from index.readers.html_meta import read_html_meta
 log = logging.getLogger(__name__)
 # Below this, "text" is a leftover menu item or a "page not found" notice.
 MIN_WORDS = 8
+SHORT_PAGE_CHARS = 250
 
 
 @dataclass
@@ -32,8 +33,11 @@ def extract_html(html: str, page_url: str | None = None) -> HtmlParts:
     meta = read_html_meta(html)
     doc = _trafilatura_document(html, page_url)
     title = (doc.title if doc else None) or meta.title
-    text = _paragraphs(doc.text if doc else None, title, meta.chrome)
-    text = text or "\n\n".join(meta.paragraphs)
+    text = _paragraphs(_blocks(doc), title, meta.chrome)
+    if len(text) < SHORT_PAGE_CHARS and meta.paragraphs:
+        # trafilatura falls back to a crude whole-page text on short pages (menus
+        # included); the <p>/<li> text outside nav/header/footer is cleaner there.
+        text = _paragraphs(meta.paragraphs, title, meta.chrome)
     if len(text.split()) < MIN_WORDS:
         text = ""
     canonical = meta.canonical or (doc.url if doc else None)
@@ -84,21 +88,55 @@ def _trafilatura_document(html: str, page_url: str | None) -> Any:
 
     try:
         return trafilatura.bare_extraction(
-            html, url=page_url, with_metadata=True, include_comments=False
+            html,
+            url=page_url,
+            with_metadata=True,
+            include_comments=False,
+            # no "extensive" date search: it guesses (e.g. a copyright year as Jan 1)
+            date_extraction_params={"extensive_search": False, "original_date": True},
         )
     except Exception as err:  # trafilatura/lxml raise many types on odd markup
         log.debug("trafilatura failed on %s: %s", page_url or "html", err)
         return None
 
 
-def _paragraphs(text: str | None, title: str | None, chrome: set[str]) -> str:
-    """trafilatura's lines as paragraphs, minus lines that are menu items of the page.
+def _blocks(doc: Any) -> list[str]:
+    """Text blocks of trafilatura's tree: one per paragraph, heading or list item.
 
-    trafilatura separates paragraphs by one newline; chunking wants blank lines.
+    Its plain-text output cannot tell a paragraph break from a hard-wrapped line
+    inside a paragraph, so the tree is walked instead.
     """
-    if not text:
-        return ""
-    lines = [line.strip() for line in text.split("\n") if line.strip()]
+    if doc is None:
+        return []
+    body = getattr(doc, "body", None)
+    if body is None or not len(body):
+        return (doc.text or "").split("\n")
+    blocks: list[str] = []
+    for element in body:
+        if element.tag == "list":
+            blocks.extend(_flat(item) for item in element.iter("item"))
+        elif element.tag == "table":
+            blocks.append("\n".join(_row(row) for row in element.iter("row")))
+        else:
+            blocks.append(_flat(element))
+    return blocks
+
+
+def _flat(element: Any) -> str:
+    return " ".join("".join(element.itertext()).split())
+
+
+def _row(row: Any) -> str:
+    return " | ".join(_flat(cell) for cell in row.iter("cell"))
+
+
+def _paragraphs(blocks: list[str], title: str | None, chrome: set[str]) -> str:
+    """Blocks as blank-line separated paragraphs, minus the title and menu items.
+
+    Chunking splits on blank lines; trafilatura keeps stray menu items (links
+    in <nav>/<footer>) on short pages, so lines equal to one are dropped.
+    """
+    lines = [block.strip() for block in blocks if block.strip()]
     lines = [line for line in lines if " ".join(line.split()).lower() not in chrome]
     if lines and title and lines[0].lower() == " ".join(title.split()).lower():
         lines = lines[1:]

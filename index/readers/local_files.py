@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 import os
 from collections.abc import Iterator
 from pathlib import Path
@@ -21,12 +22,19 @@ SUFFIXES = (".txt", ".md", ".markdown", ".html", ".htm", ".json", ".jsonl")
 _NOT_ARTICLES = frozenset({"readme", "license", "licence", "changelog", "notice", "copying"})
 _MAX_FILE_BYTES = 50 * 1024 * 1024
 
+log = logging.getLogger(__name__)
+
 
 def iter_path(path: Path) -> Iterator[Article | Skipped]:
     """Articles of a file, or of every article file under a folder."""
-    if path.is_dir():
+    try:
+        kind = "folder" if path.is_dir() else "file" if path.is_file() else None
+    except OSError as err:
+        yield Skipped(source=str(path), reason=f"cannot read: {err.strerror or err}")
+        return
+    if kind == "folder":
         yield from _iter_folder(path)
-    elif path.is_file():
+    elif kind == "file":
         if path.suffix.lower() not in SUFFIXES:
             expected = ", ".join(SUFFIXES)
             reason = f"unsupported file type '{path.suffix or path.name}' (expected {expected})"
@@ -49,6 +57,9 @@ def iter_file(path: Path, *, root: Path | None) -> Iterator[Article | Skipped]:
             yield _read_article(path, text, file_id)
     except SourceError as err:
         yield Skipped(source=str(path), reason=err.message)
+    except Exception as err:  # a bug or a parser crash must not end a whole batch
+        log.exception("reading %s failed", path)
+        yield Skipped(source=str(path), reason=f"could not be read ({type(err).__name__}: {err})")
 
 
 def article_files(folder: Path) -> list[Path]:

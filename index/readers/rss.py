@@ -8,6 +8,7 @@ enough to stand as an article on its own.
 from __future__ import annotations
 
 import html
+import logging
 import re
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
@@ -31,6 +32,8 @@ _FEED_ROOT = re.compile(
 )
 _MIN_SUMMARY_WORDS = 40
 _MAX_WORKERS = 6
+
+log = logging.getLogger(__name__)
 
 
 def is_feed(page: Page) -> bool:
@@ -63,7 +66,16 @@ def iter_feed(page: Page, *, timeout: float) -> Iterator[Item]:
 
 
 def entry_item(entry: Any, *, base: str, timeout: float, number: int) -> Article | Skipped:
-    """One feed entry: its linked page, else its own summary, else a Skipped."""
+    """One feed entry; a crash on one entry (a bug) becomes a Skipped, not a lost feed."""
+    try:
+        return _entry_item(entry, base=base, timeout=timeout, number=number)
+    except Exception as err:
+        log.exception("feed entry %d of %s failed", number, base)
+        return Skipped(source=f"{base}#entry-{number}", reason=f"could not be read ({err})")
+
+
+def _entry_item(entry: Any, *, base: str, timeout: float, number: int) -> Article | Skipped:
+    """Its linked page, else its own summary, else a Skipped."""
     link = urljoin(base, entry.get("link") or "") if entry.get("link") else ""
     where = link or entry.get("id") or f"{base}#entry-{number}"
     reason = "entry has no link"

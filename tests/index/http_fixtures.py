@@ -76,7 +76,9 @@ class LocalServer:
         self._server.block_on_close = False
         host, port = self._server.server_address[:2]
         self.site.base = f"http://{host}:{port}"
-        self._thread = threading.Thread(target=self._server.serve_forever, daemon=True)
+        self._thread = threading.Thread(
+            target=self._server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True
+        )
 
     def __enter__(self) -> LocalSite:
         self._thread.start()

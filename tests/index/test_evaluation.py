@@ -287,9 +287,10 @@ def test_eval_cli_exact_metrics_on_seed(
     monkeypatch.setenv("CITEBOT_DATA_DIR", str(data_dir))
     monkeypatch.setenv("CITEBOT_AUTO_INDEX_BUNDLED", "false")
     questions = [
-        # hit: the seed article is cited and the answer names the activist
-        {"question": "Which Black Lives Matter activist did the NYPD investigate using "
-                     "facial recognition?", "answer": "Derrick Ingram", "article_id": seed_id},
+        # hit: the seed article is cited and the answer names the group
+        {"question": "What nonviolent activist group did Derrick Ingram co-found?",
+         "answer": ["Warriors in the Garden", "the Warriors in The Garden"],
+         "article_id": seed_id},
         # miss: on-topic so it is answered, but the gold article and answer are elsewhere
         {"question": "What did Mayor de Blasio say about the NYPD's use of facial "
                      "recognition technology?", "answer": "banned it in 2019",

@@ -1,0 +1,55 @@
+"""`citebot chat`: a terminal conversation with follow-ups."""
+
+from __future__ import annotations
+
+from rich.console import Console
+
+from bot.terminal_render import render_answer
+from index.errors import CitebotError
+from index.library import Library
+from index.models import Answer, Turn
+
+HELP = "Ask anything about the articles. /sources shows the last sources, /reset forgets, /quit."
+
+
+def run_chat(lib: Library, console: Console, top_k: int | None, mode: str | None) -> None:
+    console.print(HELP, style="dim")
+    history: list[Turn] = []
+    last: Answer | None = None
+    while True:
+        try:
+            line = console.input("[bold cyan]you>[/] ").strip()
+        except (EOFError, KeyboardInterrupt):
+            console.print()
+            return
+        if not line:
+            continue
+        if line in ("/quit", "/exit", "/q"):
+            return
+        if line == "/reset":
+            history, last = [], None
+            console.print("conversation forgotten", style="dim")
+            continue
+        if line == "/sources":
+            _show_sources(console, last)
+            continue
+        if line.startswith("/"):
+            console.print(HELP, style="dim")
+            continue
+        try:
+            last = lib.ask(line, history, top_k=top_k, mode=mode)  # type: ignore[arg-type]
+        except CitebotError as err:
+            console.print(f"citebot: {err}", style="red")
+            continue
+        render_answer(console, last, show_passages=False)
+        history = [*history, last.as_turn()][-6:]
+
+
+def _show_sources(console: Console, answer: Answer | None) -> None:
+    if answer is None:
+        console.print("no answer yet", style="dim")
+        return
+    from bot.terminal_render import _source
+
+    for citation in answer.citations or answer.related:
+        console.print(_source(citation, True))

@@ -1,0 +1,263 @@
+"""`citebot` command line: index management, ask, chat (plus discord and eval).
+
+Only parses input, calls ``index.library.Library`` and renders results. Heavy
+modules are imported inside commands so `citebot --help` answers instantly.
+"""
+
+from __future__ import annotations
+
+import logging
+from pathlib import Path
+from typing import TYPE_CHECKING, Annotated
+
+import typer
+
+from bot.cli_errors import friendly_errors
+
+if TYPE_CHECKING:
+    from index.library import Library
+    from index.settings import Settings
+
+app = typer.Typer(
+    name="citebot",
+    help="Answers questions about your news articles, citing the sentences it used.",
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_enable=False,
+)
+index_app = typer.Typer(help="Add, update, list and rebuild the article index.",
+                        no_args_is_help=True)
+app.add_typer(index_app, name="index")
+
+JsonOpt = Annotated[bool, typer.Option("--json", help="Print JSON for scripts.")]
+
+
+@app.callback()
+def _root(
+    ctx: typer.Context,
+    debug: Annotated[bool, typer.Option("--debug", help="Log details to stderr.")] = False,
+) -> None:
+    logging.basicConfig(level=logging.DEBUG if debug else logging.WARNING,
+                        format="%(levelname)s %(name)s: %(message)s")
+    ctx.obj = None  # settings are built lazily, once, by _settings()
+
+
+def _settings(ctx: typer.Context) -> Settings:
+    """Build the settings once per invocation (pydantic validation errors -> one line)."""
+    from pydantic import ValidationError
+
+    from index.errors import ConfigError
+    from index.settings import Settings
+
+    root = ctx.find_root()
+    if root.obj is None:
+        try:
+            root.obj = Settings()
+        except ValidationError as exc:
+            first = exc.errors()[0]
+            name = "CITEBOT_" + str(first["loc"][0]).upper() if first.get("loc") else "settings"
+            raise ConfigError(f"invalid setting {name}: {first['msg']}") from None
+    return root.obj
+
+
+def _library(ctx: typer.Context) -> Library:
+    from index.library import Library
+
+    return Library(_settings(ctx))
+
+
+def _console():  # noqa: ANN202 - rich import kept lazy
+    from rich.console import Console
+
+    return Console(highlight=False)
+
+
+# ---- index -------------------------------------------------------------------------
+@index_app.command("add")
+@friendly_errors
+def index_add(
+    ctx: typer.Context,
+    sources: Annotated[list[str], typer.Argument(help="Files, folders, article URLs, feed URLs.")],
+    json_out: JsonOpt = False,
+) -> None:
+    """Add or update articles (.txt .md .html .json .jsonl, folders, URLs, RSS/Atom feeds)."""
+    from bot.progress import progress_bar
+
+    lib = _library(ctx)
+    with progress_bar(enabled=not json_out) as progress:
+        report = lib.ingest(sources, progress=progress)
+    _print_report(report, json_out, "indexed")
+    if report.skipped:
+        raise typer.Exit(1)
+
+
+@index_app.command("remove")
+@friendly_errors
+def index_remove(
+    ctx: typer.Context, ids: Annotated[list[str], typer.Argument(help="Article ids.")],
+    json_out: JsonOpt = False,
+) -> None:
+    """Remove articles by id (see `citebot index list`)."""
+    report = _library(ctx).remove(ids)
+    _print_report(report, json_out, "removed")
+    if report.skipped:
+        raise typer.Exit(1)
+
+
+@index_app.command("list")
+@friendly_errors
+def index_list(
+    ctx: typer.Context,
+    query: Annotated[str | None, typer.Argument(help="Words the title/id must contain.")] = None,
+    limit: Annotated[int, typer.Option(min=1)] = 50,
+    json_out: JsonOpt = False,
+) -> None:
+    """List indexed articles, newest first."""
+    from bot.terminal_render import render_articles
+
+    articles = _library(ctx).list_articles(query, limit)
+    if json_out:
+        typer.echo(_dumps([a.model_dump() for a in articles]))
+    else:
+        render_articles(_console(), articles)
+
+
+@index_app.command("status")
+@friendly_errors
+def index_status(ctx: typer.Context, json_out: JsonOpt = False) -> None:
+    """Articles, chunks, store and model of the index."""
+    from bot.terminal_render import render_status
+
+    status = _library(ctx).status()
+    if json_out:
+        typer.echo(status.model_dump_json())
+    else:
+        render_status(_console(), status)
+
+
+@index_app.command("rebuild")
+@friendly_errors
+def index_rebuild(ctx: typer.Context, json_out: JsonOpt = False) -> None:
+    """Re-embed everything into a fresh collection, then switch over."""
+    from bot.progress import progress_bar
+
+    with progress_bar(enabled=not json_out) as progress:
+        report = _library(ctx).rebuild(progress=progress)
+    _print_report(report, json_out, "rebuilt")
+
+
+@index_app.command("update")
+@friendly_errors
+def index_update(ctx: typer.Context, json_out: JsonOpt = False) -> None:
+    """Pull recorded feeds and rescan recorded folders."""
+    from bot.progress import progress_bar
+
+    with progress_bar(enabled=not json_out) as progress:
+        report = _library(ctx).update(progress=progress)
+    _print_report(report, json_out, "updated")
+    if report.skipped:
+        raise typer.Exit(1)
+
+
+@index_app.command("watch")
+@friendly_errors
+def index_watch(
+    ctx: typer.Context,
+    folder: Annotated[Path, typer.Argument(exists=True, file_okay=False, help="Folder to watch.")],
+    json_out: JsonOpt = False,
+) -> None:
+    """Index FOLDER, then keep indexing files that appear, change or vanish (Ctrl-C stops)."""
+    from bot.folder_watch import watch_folder
+
+    lib = _library(ctx)
+    watch_folder(lib, folder, lambda report: _print_report(report, json_out, "synced"))
+
+
+# ---- ask / chat ------------------------------------------------------------------
+@app.command("ask")
+@friendly_errors
+def ask(
+    ctx: typer.Context,
+    question: Annotated[str | None, typer.Argument(help="Your question.")] = None,
+    json_out: JsonOpt = False,
+    questions_file: Annotated[
+        Path | None, typer.Option("--questions-file", help='JSONL of {"id", "question"}.')
+    ] = None,
+    top_k: Annotated[int | None, typer.Option("--top-k", min=1, max=20)] = None,
+    mode: Annotated[str | None, typer.Option("--mode", help="extractive | llm")] = None,
+) -> None:
+    """Answer a question from the indexed articles, with numbered citations."""
+    from bot.ask_commands import ask_many, ask_one
+
+    lib = _ready_library(ctx)
+    mode = _check_mode(mode)
+    if questions_file is not None:
+        ask_many(lib, questions_file, top_k, mode)
+    elif question is None:
+        from index.errors import BadInputError
+
+        raise BadInputError('give a question, e.g. citebot ask "Who is Derrick Ingram?"')
+    else:
+        ask_one(lib, question, json_out, top_k, mode, _console())
+
+
+@app.command("chat")
+@friendly_errors
+def chat(
+    ctx: typer.Context,
+    top_k: Annotated[int | None, typer.Option("--top-k", min=1, max=20)] = None,
+    mode: Annotated[str | None, typer.Option("--mode", help="extractive | llm")] = None,
+) -> None:
+    """Interactive questions with follow-ups (/sources, /reset, /quit)."""
+    from bot.chat_repl import run_chat
+
+    run_chat(_ready_library(ctx), _console(), top_k, _check_mode(mode))
+
+
+def _ready_library(ctx: typer.Context) -> Library:
+    """A library whose index holds at least the bundled corpus."""
+    lib = _library(ctx)
+    lib.ensure_bundled()
+    return lib
+
+
+def _check_mode(mode: str | None) -> str | None:
+    from index.errors import BadInputError
+
+    if mode not in (None, "extractive", "llm"):
+        raise BadInputError(f"--mode must be 'extractive' or 'llm', not {mode!r}")
+    return mode
+
+
+def _print_report(report, json_out: bool, verb: str) -> None:  # noqa: ANN001
+    from bot.terminal_render import render_report
+
+    if json_out:
+        typer.echo(report.model_dump_json())
+    else:
+        render_report(_console(), report, verb)
+
+
+def _dumps(value: object) -> str:
+    import json
+
+    return json.dumps(value, ensure_ascii=False)
+
+
+def _register_optional_commands() -> None:
+    """Front ends that live in their own modules add their commands here."""
+    from bot import cli_discord, cli_eval
+
+    cli_discord.register(app)
+    cli_eval.register(app)
+
+
+_register_optional_commands()
+
+
+def main() -> None:
+    app()
+
+
+if __name__ == "__main__":
+    main()

@@ -41,7 +41,7 @@ def _questions(quick: bool) -> list[str]:
         wiki = [q.question for q in load_squad("dev", max_articles=4).questions[::40]]
     except Exception:  # datasets absent: the fixed questions still time the path
         news, wiki = [], []
-    n = 4 if quick else 20
+    n = 2 if quick else 20
     return fixed + news[:n] + wiki[:n]
 
 
@@ -58,7 +58,7 @@ def _time_calls(fn: Callable[[str], Any], questions: Sequence[str]) -> dict[str,
 def _stages(quick: bool) -> list[tuple[str, int | None]]:
     """(label, target chunk count); None = add the whole next block."""
     if quick:
-        return [("seed", 0), ("+bbc 30", None), ("+bbc 60", None)]
+        return [("seed", 0), ("+bbc 15", None), ("+bbc 30", None)]
     return [("seed", 0), ("1k chunks", 1000), ("5k chunks", 5000), ("all BBC", None),
             ("BBC + SQuAD dev", None)]
 

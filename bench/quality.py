@@ -153,8 +153,8 @@ def _jsonl_corpus(eval_set: Any, work: Path) -> Corpus:
 def run_squad(work: Path, quick: bool, max_questions: int | None, log: Log) -> dict[str, Any]:
     from index.eval_datasets import load_squad
 
-    eval_set = load_squad("dev", max_articles=2 if quick else None)
-    questions = _sample(eval_set.questions, 30 if quick else max_questions)
+    eval_set = load_squad("dev", max_articles=1 if quick else None)
+    questions = _sample(eval_set.questions, 10 if quick else max_questions)
     log(f"squad dev: {len(eval_set.articles)} paragraphs, {len(questions)} questions")
     indexes = Indexes(work, "squad")
     try:
@@ -177,9 +177,9 @@ def run_realtimeqa(work: Path, quick: bool, log: Log) -> dict[str, dict[str, Any
 
     eval_set = load_realtimeqa("dev")
     if quick:
-        questions = eval_set.questions[:15]
+        questions = eval_set.questions[:5]
         gold = {i for q in questions for i in q.article_ids}
-        others = [a for a in eval_set.articles if a.id not in gold][:25]
+        others = [a for a in eval_set.articles if a.id not in gold][:8]
         eval_set.articles = [a for a in eval_set.articles if a.id in gold] + others
         eval_set = subset(eval_set, questions)
     questions = eval_set.questions
@@ -194,7 +194,7 @@ def run_realtimeqa(work: Path, quick: bool, log: Log) -> dict[str, dict[str, Any
             "starter_chunks": indexes.starter.nodes, "index_seconds": dict(indexes.seconds),
             "methods": evaluate_all(indexes.library, indexes.starter, questions, log),
         }
-        files = bbc_files(50 if quick else None)
+        files = bbc_files(15 if quick else None)
         log(f"realtimeqa dev + {len(files)} BBC distractors")
         sources = [str(bbc_dir())] if not quick else [str(f) for f in files]
         indexes.add(Corpus(_bbc_records(files), sources))
@@ -226,7 +226,7 @@ def _seed_records(library: Any, folder: Path) -> list[tuple[str, str, str]]:
     return records
 
 
-def run_seed(work: Path, log: Log) -> dict[str, Any] | None:
+def run_seed(work: Path, quick: bool, log: Log) -> dict[str, Any] | None:
     """The lead's hand-written seed questions (answerable + unanswerable), if present."""
     if not SEED_QUESTIONS.exists():
         log(f"seed questions: {SEED_QUESTIONS} not found, skipped")
@@ -234,6 +234,10 @@ def run_seed(work: Path, log: Log) -> dict[str, Any] | None:
     from bench.starter import make_document
 
     questions = load_questions(SEED_QUESTIONS)
+    if quick:  # keep both kinds: answerable and unanswerable
+        questions = [q for q in questions if q.answerable][:8] + [
+            q for q in questions if not q.answerable
+        ][:4]
     folder = bench_settings(work).bundled_articles
     log(f"seed: {len(questions)} questions over {folder}")
     indexes = Indexes(work, "seed")
@@ -254,7 +258,7 @@ def run(quick: bool, work: Path, log: Log = print, max_questions: int | None = N
 
     results: dict[str, Any] = {"datasets": {}, "skipped": []}
     start = time.perf_counter()
-    seed = run_seed(work, log)
+    seed = run_seed(work, quick, log)
     if seed is not None:
         results["datasets"]["seed"] = seed
     try:

@@ -43,6 +43,8 @@ def quality_section(quality: dict[str, Any]) -> str:
     for name, data in quality.get("datasets", {}).items():
         parts.append(
             f"**{name}** — {data['articles']} articles, {data['questions']} questions"
+            + (f" (evenly sampled from {data['questions_in_split']})"
+               if data.get("questions_in_split", data["questions"]) != data["questions"] else "")
             + (f" (citebot {data['citebot_chunks']} chunks, starter {data['starter_chunks']})"
                if "citebot_chunks" in data else "")
         )
@@ -118,11 +120,13 @@ def ingest_section(ingest: dict[str, Any]) -> str:
     rows = [
         ["full ingest", f"{num(full.get('seconds'), '{:.1f}')} s",
          f"{full.get('chunks', '–')} chunks, {num(full.get('chunks_per_s'), '{:.1f}')} chunks/s, "
-         f"{full.get('added', '–')} added, {full.get('duplicates', '–')} duplicates"],
+         f"{full.get('added', '–')} added, {full.get('duplicates', '–')} duplicates; model "
+         f"load ({num(full.get('model_load_seconds'), '{:.1f}')} s) excluded"],
         ["raw SentenceTransformer.encode, same chunks", f"{num(raw.get('seconds'), '{:.1f}')} s",
          f"{num(raw.get('chunks_per_s'), '{:.1f}')} chunks/s (batch {raw.get('batch_size')})"],
         ["re-add unchanged corpus", f"{num(again.get('seconds'), '{:.2f}')} s",
-         f"{pct(again.get('share_of_full'))} of full"],
+         f"{pct(again.get('share_of_full'))} of full; whole process "
+         f"{num(again.get('process_seconds'), '{:.1f}')} s"],
         ["`citebot index add` one new article (process)",
          f"{num(add.get('median_s'), '{:.2f}')} s", "median, includes process start"],
         ["`citebot index status` (process start baseline)",

@@ -29,7 +29,11 @@ def answer_json(answer: Answer) -> dict:
 
 
 def ask_one(
-    lib: Library, question: str, json_out: bool, top_k: int | None, mode: str | None,
+    lib: Library,
+    question: str,
+    json_out: bool,
+    top_k: int | None,
+    mode: str | None,
     console: Console,
 ) -> None:
     answer = lib.ask(question, top_k=top_k, mode=mode)  # type: ignore[arg-type]

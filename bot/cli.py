@@ -25,8 +25,9 @@ app = typer.Typer(
     add_completion=False,
     pretty_exceptions_enable=False,
 )
-index_app = typer.Typer(help="Add, update, list and rebuild the article index.",
-                        no_args_is_help=True)
+index_app = typer.Typer(
+    help="Add, update, list and rebuild the article index.", no_args_is_help=True
+)
 app.add_typer(index_app, name="index")
 
 JsonOpt = Annotated[bool, typer.Option("--json", help="Print JSON for scripts.")]
@@ -37,8 +38,10 @@ def _root(
     ctx: typer.Context,
     debug: Annotated[bool, typer.Option("--debug", help="Log details to stderr.")] = False,
 ) -> None:
-    logging.basicConfig(level=logging.DEBUG if debug else logging.WARNING,
-                        format="%(levelname)s %(name)s: %(message)s")
+    logging.basicConfig(
+        level=logging.DEBUG if debug else logging.WARNING,
+        format="%(levelname)s %(name)s: %(message)s",
+    )
     ctx.obj = None  # settings are built lazily, once, by _settings()
 
 
@@ -66,7 +69,7 @@ def _library(ctx: typer.Context) -> Library:
     return Library(_settings(ctx))
 
 
-def _console():  # noqa: ANN202 - rich import kept lazy
+def _console():
     from rich.console import Console
 
     return Console(highlight=False)
@@ -94,7 +97,8 @@ def index_add(
 @index_app.command("remove")
 @friendly_errors
 def index_remove(
-    ctx: typer.Context, ids: Annotated[list[str], typer.Argument(help="Article ids.")],
+    ctx: typer.Context,
+    ids: Annotated[list[str], typer.Argument(help="Article ids.")],
     json_out: JsonOpt = False,
 ) -> None:
     """Remove articles by id (see `citebot index list`)."""
@@ -229,7 +233,7 @@ def _check_mode(mode: str | None) -> str | None:
     return mode
 
 
-def _print_report(report, json_out: bool, verb: str) -> None:  # noqa: ANN001
+def _print_report(report, json_out: bool, verb: str) -> None:
     from bot.terminal_render import render_report
 
     if json_out:

@@ -94,10 +94,12 @@ def _run(
 
         eval_set = load_dataset(dataset, split, bbc_distractors=bbc_distractors)
         name = f"{dataset}-{split}" + ("-bbc" if bbc_distractors else "")
-        eval_dir = settings.data_dir / "eval" / name
+        eval_root = eval_data_root(settings.data_dir)
         # a separate data dir keeps the user's own index free of eval articles
-        settings = settings.model_copy(update={"data_dir": eval_dir, "auto_index_bundled": False})
-        sources = eval_set.sources(eval_dir / "sources")
+        settings = settings.model_copy(
+            update={"data_dir": eval_root / name, "auto_index_bundled": False}
+        )
+        sources = eval_set.sources(eval_root / f"{name}-sources")
         questions = eval_set.questions + questions
     elif bbc_distractors:
         raise BadInputError("--bbc-distractors needs --dataset realtimeqa")
@@ -127,6 +129,15 @@ def _run(
     finally:
         library.close()
     return summarize(results), results
+
+
+def eval_data_root(data_dir: Path) -> Path:
+    """Dataset indexes live beside the user's data dir (``<data_dir>-eval/``), not inside it.
+
+    Inside, they would make a not-yet-initialised data dir look foreign to the
+    store's "is this a citebot folder" check.
+    """
+    return data_dir.parent / f"{data_dir.name}-eval"
 
 
 class _NoProgress:
@@ -212,7 +223,7 @@ def _print_failures(out: Console, worst: list[QuestionResult]) -> None:
     table = Table(title=f"worst misses ({len(worst)})", show_lines=True)
     table.add_column("question")
     table.add_column("gold")
-    table.add_column("cited instead")
+    table.add_column("cited (in order)")
     table.add_column("answer")
     for r in worst:
         gold = ", ".join(r.question.article_ids) or "-"

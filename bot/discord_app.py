@@ -19,8 +19,9 @@ import functools
 import logging
 import re
 import signal
-from collections.abc import Awaitable, Callable, Coroutine, Sequence
-from typing import Any, TypeVar
+import time
+from collections.abc import AsyncIterator, Awaitable, Callable, Coroutine, Sequence
+from typing import Any
 
 import discord
 import yarl
@@ -52,7 +53,6 @@ THREAD_HINT = (
 DEFAULT_API_VERSION = "v10"
 
 Interaction = discord.Interaction["CitebotClient"]
-T = TypeVar("T")
 
 
 # ----------------------------------------------------------------------- endpoints
@@ -88,6 +88,23 @@ def build_intents(settings: Settings) -> discord.Intents:
     return intents
 
 
+@contextlib.asynccontextmanager
+async def typing_indicator(channel: discord.abc.Messageable) -> AsyncIterator[None]:
+    """Show "citebot is typing…" while answering; best effort, since a refused
+    typing indicator must not cost the user the answer."""
+    typing = channel.typing()
+    try:
+        await typing.__aenter__()
+    except discord.HTTPException as error:
+        log.debug("typing indicator refused: %s", error)
+        yield
+        return
+    try:
+        yield
+    finally:
+        await typing.__aexit__(None, None, None)
+
+
 # ------------------------------------------------------------------------- the tree
 
 
@@ -104,6 +121,12 @@ class CitebotTree(app_commands.CommandTree["CitebotClient"]):
     async def on_error(self, interaction: Interaction, error: app_commands.AppCommandError) -> None:
         await self.client.report_error(error, interaction=interaction)
 
+    async def _call(self, interaction: Interaction) -> None:
+        # discord.py's per-interaction entry (check, command, on_error): counted
+        # as in flight so shutdown can wait for answers being sent.
+        async with self.client.activity():
+            await super()._call(interaction)
+
 
 def guarded(
     handler: Callable[[CitebotClient, discord.Message], Awaitable[None]],
@@ -112,10 +135,11 @@ def guarded(
 
     @functools.wraps(handler)
     async def wrapper(self: CitebotClient, message: discord.Message) -> None:
-        try:
-            await handler(self, message)
-        except Exception as error:
-            await self.report_error(error, message=message)
+        async with self.activity():
+            try:
+                await handler(self, message)
+            except Exception as error:
+                await self.report_error(error, message=message)
 
     return wrapper
 
@@ -139,6 +163,9 @@ class CitebotClient(discord.Client):
         options.setdefault("intents", build_intents(settings))
         options.setdefault("allowed_mentions", NO_PINGS)
         options.setdefault("chunk_guilds_at_startup", False)
+        # No voice here: skip discord.py's "PyNaCl/davey not installed" warnings.
+        discord.VoiceClient.warn_nacl = False
+        discord.VoiceClient.warn_dave = False
         super().__init__(**options)
         self.settings = settings
         self.library = library
@@ -149,6 +176,29 @@ class CitebotClient(discord.Client):
         self.tree = CitebotTree(self)
         self.sync_on_start = sync_commands
         self._background: set[asyncio.Task[None]] = set()
+        self.in_flight = 0
+        self._idle = asyncio.Event()
+        self._idle.set()
+
+    @contextlib.asynccontextmanager
+    async def activity(self) -> AsyncIterator[None]:
+        """Count a handler as in flight (lets shutdown and tests wait for quiet)."""
+        self.in_flight += 1
+        self._idle.clear()
+        try:
+            yield
+        finally:
+            self.in_flight -= 1
+            if self.in_flight == 0:
+                self._idle.set()
+
+    async def wait_idle(self, timeout: float | None = None) -> bool:
+        """Wait until no handler is running; False if still busy after ``timeout``."""
+        try:
+            await asyncio.wait_for(self._idle.wait(), timeout)
+        except TimeoutError:
+            return False
+        return True
 
     # ---------------------------------------------------------------- lifecycle
 
@@ -158,8 +208,7 @@ class CitebotClient(discord.Client):
             self.tree.add_command(command)
         if self.sync_on_start:
             await self.sync_commands()
-        if self.settings.auto_index_bundled:
-            self._spawn(self._warm_up(), "warm-up")
+        self._spawn(self._warm_up(), "warm-up")
         if self.settings.feed_interval > 0:
             self._spawn(self._feed_loop(self.settings.feed_interval), "feed-loop")
 
@@ -190,18 +239,33 @@ class CitebotClient(discord.Client):
         task.add_done_callback(self._background.discard)
 
     async def _warm_up(self) -> None:
-        """Index the bundled articles if the index is empty, without delaying login."""
+        """Get ready to answer without delaying login.
+
+        Indexes the bundled articles when the index is empty (if enabled) and
+        loads the embedding model with a throwaway search, so the first real
+        question does not pay seconds of model loading. Queued on the worker
+        before any event can arrive, so questions simply wait behind it.
+        """
+
+        def prepare() -> None:
+            if self.settings.auto_index_bundled:
+                self.library.ensure_bundled()
+            if self.library.status().articles:
+                self.library.search("warm up", k=1)
+
         try:
-            await self.worker.call(self.library.ensure_bundled)
+            await self.worker.call_unbounded(prepare)
+        except CitebotError as error:
+            log.warning("warm-up: %s", error)
         except Exception:
-            log.exception("indexing the bundled articles failed")
+            log.exception("warm-up failed")
 
     async def _feed_loop(self, interval: float) -> None:
         await self.wait_until_ready()
         while not self.is_closed():
             await asyncio.sleep(interval)
             try:
-                report = await self.worker.call(self.library.update)
+                report = await self.worker.call_unbounded(self.library.update)
             except CitebotError as error:
                 log.warning("scheduled update failed: %s", error)
                 continue
@@ -209,13 +273,18 @@ class CitebotClient(discord.Client):
                 log.exception("scheduled update failed")
                 continue
             if report.changed:
-                log.info("scheduled update: %d added, %d updated", len(report.added),
-                         len(report.updated))
+                log.info(
+                    "scheduled update: %d added, %d updated", len(report.added), len(report.updated)
+                )
             await self.announce(report.added)
 
     async def on_ready(self) -> None:
-        log.info("logged in as %s (%s) in %d guild(s)", self.user,
-                 self.user.id if self.user else "?", len(self.guilds))
+        log.info(
+            "logged in as %s (%s) in %d guild(s)",
+            self.user,
+            self.user.id if self.user else "?",
+            len(self.guilds),
+        )
 
     async def on_error(self, event_method: str, /, *args: Any, **kwargs: Any) -> None:
         log.exception("unhandled error in %s", event_method)
@@ -250,7 +319,16 @@ class CitebotClient(discord.Client):
 
     async def _answer(self, question: str, conversation_id: int | None) -> Answer:
         history = self.conversations.history(conversation_id) if conversation_id else []
-        return await self.worker.call(self.library.ask, question, history)
+        started = time.perf_counter()
+        answer = await self.worker.call(self.library.ask, question, history)
+        log.info(
+            "answered in %.2f s (%d citations%s%s)",
+            time.perf_counter() - started,
+            len(answer.citations),
+            ", abstained" if answer.abstained else "",
+            f", {len(history)} earlier turns" if history else "",
+        )
+        return answer
 
     async def _remember(
         self,
@@ -332,22 +410,22 @@ class CitebotClient(discord.Client):
         if not question:
             if mentioned:
                 await message.reply(
-                    "Ask me something after the mention, e.g. "
-                    f"`@{me.name} Who is Derrick Ingram?`",
+                    f"Ask me something after the mention, e.g. `@{me.name} Who is Derrick Ingram?`",
                     mention_author=False,
                     allowed_mentions=NO_PINGS,
                 )
             return
         await self._answer_message(message, question, is_dm=is_dm)
 
-    async def _answer_message(self, message: discord.Message, question: str, *,
-                              is_dm: bool) -> None:
+    async def _answer_message(
+        self, message: discord.Message, question: str, *, is_dm: bool
+    ) -> None:
         slot = self.limits.try_acquire(message.author.id)
         if isinstance(slot, Refusal):
             await message.reply(slot.message(), mention_author=False, allowed_mentions=NO_PINGS)
             return
         conversation_id = self._conversation_id(message.channel, is_dm=is_dm)
-        async with slot, message.channel.typing():
+        async with slot, typing_indicator(message.channel):
             answer = await self._answer(question, conversation_id)
         pages = render.render_answer(answer)
         view = sources_view(self.answers.put(answer))
@@ -451,7 +529,7 @@ class CitebotClient(discord.Client):
             )
             return
         await interaction.response.defer(thinking=True)
-        report: IngestReport = await self.worker.call(self.library.update)
+        report: IngestReport = await self.worker.call_unbounded(self.library.update)
         titles = await self._titles([*report.added, *report.updated])
         await interaction.edit_original_response(
             content=render.render_reindex(report, titles), allowed_mentions=NO_PINGS
@@ -517,14 +595,12 @@ class CitebotClient(discord.Client):
                 await self._tell(interaction, text)
             elif message is not None:
                 await message.reply(text, mention_author=False, allowed_mentions=NO_PINGS)
-        except discord.HTTPException:
+        except Exception:  # the apology itself failed (e.g. shutting down): log only
             log.warning("could not deliver the error message", exc_info=True)
 
     async def _tell(self, interaction: Interaction, text: str) -> None:
         if not interaction.response.is_done():
-            await interaction.response.send_message(
-                text, ephemeral=True, allowed_mentions=NO_PINGS
-            )
+            await interaction.response.send_message(text, ephemeral=True, allowed_mentions=NO_PINGS)
         elif not interaction.extras.get("answered"):
             # Deferred ("thinking…"): replace the placeholder with the apology.
             await interaction.edit_original_response(
@@ -553,9 +629,15 @@ async def serve(
     """Run the client until closed (SIGINT/SIGTERM close it cleanly)."""
     client = CitebotClient(settings, library, sync_commands=sync_commands)
     loop = asyncio.get_running_loop()
+
+    async def shutdown() -> None:
+        log.info("shutting down (finishing answers in flight)")
+        await client.wait_idle(10)
+        await client.close()
+
     for sig in (signal.SIGINT, signal.SIGTERM):
         with contextlib.suppress(NotImplementedError, RuntimeError):
-            loop.add_signal_handler(sig, lambda: asyncio.ensure_future(client.close()))
+            loop.add_signal_handler(sig, lambda: asyncio.ensure_future(shutdown()))
     async with client:
         try:
             await client.start(token)

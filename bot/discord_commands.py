@@ -14,7 +14,7 @@ import discord
 from discord import app_commands
 
 if TYPE_CHECKING:
-    from bot.discord_app import CitebotClient
+    pass
 
 Interaction = discord.Interaction["CitebotClient"]
 

@@ -132,16 +132,45 @@ def thread_name(question: str) -> str:
 # ------------------------------------------------------------------------ answers
 
 
-def _source_field(c: Citation) -> tuple[str, str]:
+def _source_field(c: Citation, quote_limit: int = FIELD_VALUE_LIMIT) -> tuple[str, str]:
     name = truncate(f"[{c.n}] {one_line(c.title) or 'Untitled'}", FIELD_NAME_LIMIT)
     meta = [d for d in (format_date(c.published),) if d]
     if c.url:
         meta.append(f"[link]({c.url})")
     head = " · ".join(meta)
-    quote_room = FIELD_VALUE_LIMIT - len(head) - 6
+    quote_room = min(quote_limit, FIELD_VALUE_LIMIT - len(head) - 6)
     quote = f"> “{truncate(one_line(c.sentence), max(20, quote_room))}”" if c.sentence else ""
     value = "\n".join(part for part in (head, quote) if part) or "—"
     return name, truncate(value, FIELD_VALUE_LIMIT)
+
+
+_QUOTE_LIMITS = (FIELD_VALUE_LIMIT, 400, 200, 100)
+
+
+def _source_fields(cited: Sequence[Citation], budget: int) -> list[tuple[str, str]]:
+    """Fields for the numbered sources, fitted into ``budget`` characters.
+
+    Quotes are shortened first; if even short quotes do not fit, the last
+    sources are left out with a note pointing to the Sources button.
+    """
+    cited = list(cited)
+    for limit in _QUOTE_LIMITS:
+        fields = [_source_field(c, limit) for c in cited[:FIELDS_PER_EMBED]]
+        if len(cited) <= FIELDS_PER_EMBED and _size(fields) <= budget:
+            return fields
+    fields = [_source_field(c, _QUOTE_LIMITS[-1]) for c in cited]
+    while fields:
+        more = len(cited) - len(fields) + 1
+        note = ("More sources", f"{more} more — press **Sources** to see them all.")
+        kept = [*fields[:-1], note]
+        if len(kept) <= FIELDS_PER_EMBED and _size(kept) <= budget:
+            return kept
+        fields.pop()
+    return []
+
+
+def _size(fields: Sequence[tuple[str, str]]) -> int:
+    return sum(len(n) + len(v) for n, v in fields)
 
 
 def _footer(answer: Answer) -> str:
@@ -164,10 +193,11 @@ def render_answer(answer: Answer, *, max_pages: int = 3) -> list[Page]:
     Sources button (which shows the full passages).
     """
     cited = answer.citations or answer.related
-    fields = [_source_field(c) for c in cited[:FIELDS_PER_EMBED]]
-    fields_len = sum(len(n) + len(v) for n, v in fields)
     title = truncate(one_line(answer.question), TITLE_LIMIT)
     footer = _footer(answer)
+    # The sources must fit one embed on their own (with a "Sources" title).
+    fields = _source_fields(cited, EMBED_TOTAL_LIMIT - len("Sources") - len(footer))
+    fields_len = _size(fields)
     colour = ABSTAIN_COLOUR if answer.abstained else COLOUR
     body = answer.text.strip() or "(no answer)"
     if answer.abstained and answer.related:
@@ -246,7 +276,9 @@ def render_passages(answer: Answer) -> list[Page]:
 
 def render_articles(articles: Sequence[ArticleInfo], query: str | None, total: int | None) -> Page:
     """``/articles``: one line per article (linked title, date)."""
-    heading = f"Articles matching “{truncate(one_line(query), 80)}”" if query else "Indexed articles"
+    heading = (
+        f"Articles matching “{truncate(one_line(query), 80)}”" if query else "Indexed articles"
+    )
     embed = discord.Embed(title=heading, colour=COLOUR)
     if not articles:
         embed.description = "No matching articles." if query else "No articles indexed yet."

@@ -48,10 +48,11 @@ class SourcesButton(
 
     async def callback(self, interaction: discord.Interaction[CitebotClient]) -> None:
         client = interaction.client
-        try:
-            await client.show_sources(interaction, self.key)
-        except Exception as error:  # one central handler decides what the user sees
-            await client.report_error(error, interaction=interaction)
+        async with client.activity():
+            try:
+                await client.show_sources(interaction, self.key)
+            except Exception as error:  # one central handler decides what the user sees
+                await client.report_error(error, interaction=interaction)
 
 
 def sources_view(key: str) -> discord.ui.View:

@@ -37,27 +37,34 @@ class LibraryWorker:
         self.busy_seconds = 0.0
 
     async def call(self, fn: Callable[P, R], /, *args: P.args, **kwargs: P.kwargs) -> R:
-        """Run ``fn(*args, **kwargs)`` on the worker thread and await its result."""
+        """Run ``fn(*args, **kwargs)`` on the worker thread, waiting at most ``timeout``."""
+        return await self._run(self.timeout, functools.partial(fn, *args, **kwargs))
+
+    async def call_unbounded(self, fn: Callable[P, R], /, *args: P.args, **kwargs: P.kwargs) -> R:
+        """Like ``call`` without the timeout: for updates that may pull many feeds."""
+        return await self._run(None, functools.partial(fn, *args, **kwargs))
+
+    async def _run(self, timeout: float | None, fn: Callable[[], R]) -> R:
         loop = asyncio.get_running_loop()
-        timed = functools.partial(self._timed, fn, *args, **kwargs)
         self.pending += 1
         try:
-            future = loop.run_in_executor(self._executor, timed)
-            if self.timeout is None:
+            future = loop.run_in_executor(self._executor, self._timed, fn)
+            if timeout is None:
                 return await future
             try:
-                return await asyncio.wait_for(future, self.timeout)
+                return await asyncio.wait_for(future, timeout)
             except TimeoutError:
+                # The call keeps running on the worker; only the user stops waiting.
                 raise WorkerTimeout(
-                    f"That took longer than {self.timeout:g} s — please try again later."
+                    f"That took longer than {timeout:g} s — please try again later."
                 ) from None
         finally:
             self.pending -= 1
 
-    def _timed(self, fn: Callable[..., R], *args: object, **kwargs: object) -> R:
+    def _timed(self, fn: Callable[[], R]) -> R:
         start = time.perf_counter()
         try:
-            return fn(*args, **kwargs)
+            return fn()
         finally:
             self.calls += 1
             self.busy_seconds += time.perf_counter() - start

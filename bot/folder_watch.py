@@ -20,7 +20,9 @@ DEBOUNCE_SECONDS = 1.0
 
 
 def watch_folder(
-    lib: Library, folder: Path, on_report: Callable[[IngestReport], None],
+    lib: Library,
+    folder: Path,
+    on_report: Callable[[IngestReport], None],
     stop: threading.Event | None = None,
 ) -> None:
     from watchdog.events import FileSystemEvent, FileSystemEventHandler
@@ -34,11 +36,11 @@ def watch_folder(
             if event.event_type in ("created", "modified", "deleted", "moved"):
                 dirty.set()
 
-    on_report(lib.sync_folder(folder))
     observer = Observer()
     observer.schedule(Handler(), str(folder), recursive=True)
     observer.start()
     try:
+        on_report(lib.sync_folder(folder))
         while not stop.is_set():
             if dirty.wait(0.2):
                 time.sleep(DEBOUNCE_SECONDS)

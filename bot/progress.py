@@ -17,8 +17,11 @@ def progress_bar(enabled: bool = True) -> Iterator[ProgressFn]:
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
     with Progress(
-        TextColumn("{task.description:>10}"), BarColumn(), MofNCompleteColumn(),
-        TimeElapsedColumn(), transient=True,
+        TextColumn("{task.description:>10}"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TimeElapsedColumn(),
+        transient=True,
     ) as bar:
         tasks: dict[str, int] = {}
 

@@ -71,7 +71,9 @@ def render_status(console: Console, status: IndexStatus) -> None:
         table.add_row(Text(key, style="bold"), Text(str(value)))
     console.print(table)
     if status.needs_rebuild:
-        console.print("model or chunking settings changed: run `citebot index rebuild`", style="yellow")
+        console.print(
+            "model or chunking settings changed: run `citebot index rebuild`", style="yellow"
+        )
 
 
 def render_articles(console: Console, articles: list[ArticleInfo]) -> None:

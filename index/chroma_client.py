@@ -37,7 +37,7 @@ def make_chroma_client(settings: Settings) -> ClientAPI:
     except Exception as exc:
         raise StoreError(
             f"cannot open the index in {folder} ({_short(exc)}); it may be corrupt: "
-            "move it away and run `citebot index rebuild` from your articles"
+            "move it away and add your articles again with `citebot index add`"
         ) from exc
 
 

@@ -2,13 +2,15 @@
 
 all-MiniLM-L6-v2 silently truncates at 256 word pieces, so a chunk is packed
 from whole sentences until a token budget (headline included) is reached; a
-sentence longer than the budget is cut into word windows. Consecutive chunks
+sentence longer than the budget is cut into windows of words (or of the
+pieces of an over-long word) by their real token counts. Consecutive chunks
 share ``overlap`` sentences so an answer that straddles a boundary is still
 found. Sentence spans are kept so answers can cite a single sentence.
 """
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
@@ -44,7 +46,8 @@ def chunk_article(
     title = " ".join(title.split())[:300]
     spans = split_sentences(text)
     counts = count_tokens([title, *(text[s:e] for s, e in spans)])
-    title_tokens, counts = min(counts[0], max_tokens // 4), counts[1:]
+    title, title_tokens = _cap_title(title, counts[0], max_tokens // 4, count_tokens)
+    counts = counts[1:]
     budget = max_tokens - SPECIAL_TOKENS - title_tokens - 1
     spans, counts = _fit_long_sentences(text, spans, counts, budget, count_tokens)
     groups = _pack(counts, budget, overlap)
@@ -98,7 +101,7 @@ def _fit_long_sentences(
     budget: int,
     count_tokens: CountTokens,
 ) -> tuple[list[tuple[int, int]], list[int]]:
-    """Cut any sentence over the budget into word windows that fit."""
+    """Cut any sentence over the budget into windows that fit, packed by real token counts."""
     if all(c <= budget for c in counts):
         return spans, counts
     out_spans: list[tuple[int, int]] = []
@@ -108,24 +111,40 @@ def _fit_long_sentences(
             out_spans.append((start, end))
             out_counts.append(count)
             continue
-        for piece in _word_windows(text, start, end, count, budget):
-            out_spans.append(piece)
-        out_counts.extend(count_tokens([text[s:e] for s, e in out_spans[len(out_counts) :]]))
+        units = _units(text, start, end, budget, count_tokens)
+        sizes = [n for _, _, n in units]
+        for first, last in _pack(sizes, budget, 0):
+            out_spans.append((units[first][0], units[last - 1][1]))
+            out_counts.append(sum(sizes[first:last]))
     return out_spans, out_counts
 
 
-def _word_windows(
-    text: str, start: int, end: int, count: int, budget: int
-) -> list[tuple[int, int]]:
-    """Word-boundary windows with roughly ``budget`` tokens each (kept conservative)."""
-    words: list[tuple[int, int]] = []
-    pos = start
-    for word in text[start:end].split():
-        at = text.index(word, pos)
-        words.append((at, at + len(word)))
-        pos = at + len(word)
-    per_window = max(1, int(len(words) * budget * 0.8 / max(count, 1)))
-    return [
-        (words[i][0], words[min(i + per_window, len(words)) - 1][1])
-        for i in range(0, len(words), per_window)
-    ]
+# Words; then, for a word over the budget (a URL, a number list, CJK text), the
+# pieces the tokenizer splits it into anyway; then single characters.
+_SPLITTERS = (re.compile(r"\S+"), re.compile(r"\w+|[^\w\s]"), re.compile(r"\S"))
+
+
+def _units(
+    text: str, start: int, end: int, budget: int, count_tokens: CountTokens, level: int = 0
+) -> list[tuple[int, int, int]]:
+    """(start, end, tokens) of the smallest needed pieces of ``text[start:end]``."""
+    spans = [(m.start(), m.end()) for m in _SPLITTERS[level].finditer(text, start, end)]
+    out: list[tuple[int, int, int]] = []
+    for (s, e), n in zip(spans, count_tokens([text[s:e] for s, e in spans]), strict=True):
+        if n > budget and level + 1 < len(_SPLITTERS):
+            out.extend(_units(text, s, e, budget, count_tokens, level + 1))
+        else:
+            out.append((s, e, n))
+    return out
+
+
+def _cap_title(title: str, tokens: int, cap: int, count_tokens: CountTokens) -> tuple[str, int]:
+    """The longest start of ``title``, cut between words (or word pieces), within ``cap`` tokens."""
+    if tokens <= cap:
+        return title, tokens
+    used, end = 0, 0
+    for _, e, n in _units(title, 0, len(title), cap, count_tokens):
+        if used + n > cap:
+            break
+        used, end = used + n, e
+    return title[:end], used

@@ -13,6 +13,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from index.answer_types import answer_kind, novelty, supplies
 from index.keyword import BM25Index, terms
 
 
@@ -21,10 +22,15 @@ class ExtractConfig:
     w_dense: float = 1.0
     w_lexical: float = 0.6
     w_rank: float = 0.15
+    w_type: float = 0.25  # bonus when the sentence has the wanted date/number/name
+    w_novelty: float = 0.3  # bonus for words the question doesn't already have
     max_sentences: int = 3
     keep_ratio: float = 0.92  # a further sentence must score this close to the best
     max_words: int = 60
-    abstain_below: float = 0.45  # calibrated on the dev split (see bench/quality.py)
+    heading_penalty: float = 0.2  # a line without end punctuation is a heading, not an answer
+    # Calibrated on the dev split: ~3% of answerable SQuAD/seed questions fall below it,
+    # off-topic questions mostly do (see README, "Abstention").
+    abstain_below: float = 0.55
 
 
 @dataclass
@@ -61,12 +67,20 @@ def score_sentences(
     if not sentences:
         return []
     q_terms = terms(question)
+    q_set = set(q_terms)
+    kind = answer_kind(question)
     dense = vectors @ query_vec if len(vectors) else np.zeros(len(sentences))
     out = []
     for (passage, j, start, end, text), d in zip(sentences, dense, strict=True):
         lex = lexical_overlap(q_terms, text, bm25)
-        rank_bonus = config.w_rank / (1 + passage)
-        score = config.w_dense * float(d) + config.w_lexical * lex + rank_bonus
+        score = (
+            config.w_dense * float(d)
+            + config.w_lexical * lex
+            + config.w_rank / (1 + passage)
+            + config.w_type * supplies(kind, text, question)
+            + config.w_novelty * novelty(q_set, text)
+            - config.heading_penalty * _is_heading(text)
+        )
         out.append(ScoredSentence(passage, j, start, end, text, float(d), lex, score))
     return out
 
@@ -93,6 +107,10 @@ def choose(scored: Sequence[ScoredSentence], config: ExtractConfig) -> list[Scor
 def evidence(best: ScoredSentence) -> float:
     """The number abstention is decided on: dense and lexical match of the best sentence."""
     return best.dense + 0.5 * best.lexical
+
+
+def _is_heading(text: str) -> bool:
+    return not text.rstrip().endswith((".", "!", "?", '"', "”", "'", "’", ")"))
 
 
 def _redundant(cand: ScoredSentence, picked: Sequence[ScoredSentence]) -> bool:

@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import Literal
 
 from index.answering import Answerer
+from index.chroma_client import prepare_data_dir
 from index.encoders import Encoders
 from index.errors import BadInputError
 from index.indexer import Indexer, PreparedArticle, article_key, chunking_signature
@@ -69,9 +70,11 @@ class Library:
         """Add or update articles from files, folders, URLs or feed URLs."""
         from index.ingest_run import IngestRun
 
+        sources = [_absolute(source) for source in sources]
         with writer_lock(self._lock_dir()):
             state = self._writable_state()
             run = IngestRun(self.store, self.indexer, state, progress or _no_progress)
+            self.store.sweep_orphans(run.build, run.manifest)
             report = run.ingest_sources(sources)
             self._record_sources(state, sources, run.feeds_seen)
             self.store.write_state(state)
@@ -207,6 +210,9 @@ class Library:
 
     # ---- helpers ------------------------------------------------------------------
     def _lock_dir(self) -> Path:
+        """The data dir, refused before a lock file is put in a folder that is not citebot's."""
+        if not self.settings.chroma_url:
+            prepare_data_dir(self.settings.data_dir)
         return self.settings.data_dir
 
     def _cache_dir(self) -> Path:
@@ -265,6 +271,18 @@ def clean_question(question: str) -> str:
             f"the question is too long ({len(text):,} characters; the limit is 2,000)"
         )
     return text
+
+
+def _absolute(source: str) -> str:
+    """A local path made absolute: vanished files are found whatever the cwd was at ingest."""
+    from index.readers.web import is_url
+
+    if not source.strip() or is_url(source):
+        return source
+    try:
+        return str(Path(source).expanduser().resolve())
+    except (OSError, ValueError, RuntimeError):
+        return source
 
 
 def _info(meta: dict) -> ArticleInfo:

@@ -13,14 +13,16 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
-from index.errors import StoreLockedError
+from index.errors import StoreError, StoreLockedError
 
 
 @contextmanager
 def writer_lock(folder: Path) -> Iterator[None]:
-    folder.mkdir(parents=True, exist_ok=True)
-    path = folder / "write.lock"
-    handle = path.open("a+")
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+        handle = (folder / "write.lock").open("a+")
+    except OSError as exc:
+        raise StoreError(f"cannot write to the index in {folder}: {exc.strerror or exc}") from exc
     try:
         try:
             fcntl.flock(handle.fileno(), fcntl.LOCK_EX | fcntl.LOCK_NB)

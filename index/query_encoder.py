@@ -51,6 +51,9 @@ class NumpyQueryEncoder:
         self.tokenizer = Tokenizer.from_file(str(folder / "tokenizer.json"))
         self.tokenizer.enable_truncation(max_tokens)
         self.tokenizer.no_padding()
+        self.counter = Tokenizer.from_file(str(folder / "tokenizer.json"))
+        self.counter.no_truncation()
+        self.counter.no_padding()
 
     @staticmethod
     def supports(model_dir: str | Path) -> bool:
@@ -77,7 +80,7 @@ class NumpyQueryEncoder:
         """Word pieces per text, without specials (same vocabulary as the model)."""
         if not texts:
             return []
-        encoded = self.tokenizer.encode_batch(list(texts), add_special_tokens=False)
+        encoded = self.counter.encode_batch(list(texts), add_special_tokens=False)
         return [len(e.ids) for e in encoded]
 
     def encode(self, text: str) -> np.ndarray:

@@ -55,7 +55,7 @@ def load_snapshot(store: ChromaStore, state: StoreState, cache_dir: Path) -> Sna
                 cached = pickle.load(fh)
             if isinstance(cached, Snapshot):
                 return cached
-        except (OSError, pickle.UnpicklingError, EOFError, AttributeError):
+        except Exception:
             pass  # unreadable cache: rebuild below
     snap = build_snapshot(store, state)
     _save(snap, path)

@@ -12,13 +12,15 @@ Layout (all names start with the collection prefix):
 Atomicity without transactions: chunk ids carry the article *version*; new
 chunks are written first, the manifest record last, old versions swept after.
 Readers trust only chunks whose version matches the manifest, so a crash at
-any point leaves either the old or the new version visible, never a mix.
+any point leaves either the old or the new version visible, never a mix; the
+next ingest sweeps what the crash left behind.
 A rebuild fills a new build and only then flips ``active_build``.
 """
 
 from __future__ import annotations
 
 import json
+import re
 import time
 import uuid
 from collections.abc import Iterator, Sequence
@@ -133,13 +135,10 @@ class ChromaStore:
                 continue
 
     def builds(self) -> set[str]:
+        """Build ids under this prefix only (not those of a prefix like ``<prefix>-staging``)."""
         names = [getattr(c, "name", c) for c in self._call(self.client.list_collections)]
-        head = f"{self.prefix}-"
-        return {
-            n[len(head) :].rsplit("-", 1)[0]
-            for n in names
-            if n.startswith(head) and n.endswith("-articles")
-        }
+        pattern = re.compile(rf"{re.escape(self.prefix)}-(\d{{14}}-[0-9a-f]{{6}})-articles")
+        return {m.group(1) for n in names if (m := pattern.fullmatch(n))}
 
     # ---- articles ----------------------------------------------------------
     def manifest(self, build: str) -> dict[str, dict[str, Any]]:
@@ -196,6 +195,26 @@ class ChromaStore:
             where = {"$and": [{"akey": key}, {"version": {"$ne": keep_version}}]}
         for col in (self.chunks(build), self.sentences(build)):
             self._call(col.delete, where=where)
+
+    def sweep_orphans(self, build: str, manifest: dict[str, dict[str, Any]]) -> None:
+        """Delete records of versions no manifest entry owns (left by a crashed write).
+
+        Chunk totals agree with the manifest unless a write died midway, so the
+        full scan only runs after a crash.
+        """
+        expected = sum(int(meta.get("chunks", 0)) for meta in manifest.values())
+        if self._call(self.chunks(build).count) == expected:
+            return
+        live = {key: meta.get("version") for key, meta in manifest.items()}
+        for col in (self.chunks(build), self.sentences(build)):
+            stale = [
+                record_id
+                for ids, metas, _ in self._pages(col, include=["metadatas"])
+                for record_id, meta in zip(ids, metas, strict=True)
+                if live.get(meta.get("akey")) != meta.get("version")
+            ]
+            for start in range(0, len(stale), PAGE):
+                self._call(col.delete, ids=stale[start : start + PAGE])
 
     # ---- reads for retrieval ----------------------------------------------
     def all_chunks(self, build: str) -> Iterator[tuple[list[str], list[dict[str, Any]], list[str]]]:

@@ -11,7 +11,7 @@ import asyncio
 import contextlib
 import threading
 import time
-from collections.abc import AsyncIterator, Iterator, Sequence
+from collections.abc import AsyncIterator, Callable, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -34,14 +34,19 @@ class Shared:
 
 
 @pytest.fixture(scope="session")
-def shared_library(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Shared]:
-    """The real Library over the bundled seed article (plus an empty watched folder)."""
+def shared_library(
+    tmp_path_factory: pytest.TempPathFactory, make_library: Callable[..., Library]
+) -> Iterator[Shared]:
+    """The real Library over the bundled seed article (plus an empty watched folder).
+
+    ``make_library`` (tests/conftest.py) shares the session's loaded model.
+    """
     root = tmp_path_factory.mktemp("discord-lib")
     watch = root / "watched"
     watch.mkdir()
-    settings = Settings(_env_file=None, data_dir=root / "data", watch_dirs=[watch])
-    library = Library(settings)
+    library = make_library(root, watch_dirs=[watch], auto_index_bundled=True)
     library.ensure_bundled()
+    assert library.status().articles == 1, "the bundled seed article is indexed"
     library.ask("Who is Derrick Ingram?")  # warm the model once for all tests
     yield Shared(library, watch, root / "data")
     library.close()
@@ -119,6 +124,7 @@ async def running_bot(
         assert ready in done, "bot did not become ready"
         yield Bot(server, client, spy, task)
     finally:
+        await client.wait_idle(10)  # let answers in flight finish before shutdown
         await client.close()
         with contextlib.suppress(Exception, asyncio.CancelledError):
             await asyncio.wait_for(task, 5)

@@ -139,7 +139,8 @@ class FakeDiscord:
         self.commands: dict[str, dict[str, Any]] = {}
         self.calls: list[Call] = []
         self.identifies: list[dict[str, Any]] = []
-        self.heartbeats: list[float] = []
+        self.heartbeats: list[float] = []  # every op 1 from the bot
+        self.own_heartbeats: list[float] = []  # those it sent on its own schedule
         self.conns: list[GatewayConn] = []
         self.port = 0
         self._runner: web.AppRunner | None = None
@@ -275,7 +276,10 @@ class FakeDiscord:
                 self._role(self.admin_role_id, "Admins", 8),
                 self._role(self.editor_role_id, "Editors", 0),
                 self._role(
-                    self.bot_role_id, "citebot", 1 << 11, managed=True,
+                    self.bot_role_id,
+                    "citebot",
+                    1 << 11,
+                    managed=True,
                     tags={"bot_id": str(self.bot_id)},
                 ),
             ],
@@ -501,7 +505,9 @@ class FakeDiscord:
         await ws.prepare(request)
         conn = GatewayConn(ws)
         self.conns.append(conn)
-        await conn.send({"op": 10, "d": {"heartbeat_interval": int(self.heartbeat_interval * 1000)}})
+        await conn.send(
+            {"op": 10, "d": {"heartbeat_interval": int(self.heartbeat_interval * 1000)}}
+        )
         async for msg in ws:
             if msg.type != WSMsgType.TEXT:
                 continue
@@ -510,6 +516,8 @@ class FakeDiscord:
             if op == 1:
                 now = time.perf_counter()
                 self.heartbeats.append(now)
+                if not conn.ping_waiters:
+                    self.own_heartbeats.append(now)
                 for waiter in conn.ping_waiters:
                     if not waiter.done():
                         waiter.set_result(now)
@@ -603,7 +611,11 @@ class FakeDiscord:
         }
         if dm:
             payload["user"] = self.user(user_id)
-            payload["channel"] = {"id": str(channel_id), "type": 1, "recipients": [self.user(user_id)]}
+            payload["channel"] = {
+                "id": str(channel_id),
+                "type": 1,
+                "recipients": [self.user(user_id)],
+            }
             payload["channel_id"] = str(channel_id)
         else:
             payload["guild_id"] = str(self.guild_id)
@@ -644,8 +656,9 @@ class FakeDiscord:
         await self.dispatch("INTERACTION_CREATE", payload)
         return info
 
-    async def click(self, message: dict[str, Any], custom_id: str, *,
-                    user_id: int = 42) -> FakeInteraction:
+    async def click(
+        self, message: dict[str, Any], custom_id: str, *, user_id: int = 42
+    ) -> FakeInteraction:
         """A user presses the button ``custom_id`` on ``message``."""
         payload, info = self._interaction(
             3,
@@ -669,8 +682,8 @@ class FakeDiscord:
     ) -> dict[str, Any]:
         """A user (or another bot) posts a message; returns its payload."""
         channel_id = channel_id or self.channel_id
-        author = user_payload(user_id, f"bot{user_id}", bot=True) if bot_author else self.user(
-            user_id
+        author = (
+            user_payload(user_id, f"bot{user_id}", bot=True) if bot_author else self.user(user_id)
         )
         if mention_bot:
             content = f"<@{self.bot_id}> {content}"
@@ -680,8 +693,7 @@ class FakeDiscord:
             content,
             mentions=[self.bot_user] if mention_bot else [],
             mention_everyone=mention_everyone,
-            member={"roles": [], "joined_at": now_iso(), "deaf": False, "mute": False,
-                    "flags": 0},
+            member={"roles": [], "joined_at": now_iso(), "deaf": False, "mute": False, "flags": 0},
         )
         await self.dispatch("MESSAGE_CREATE", message)
         return message

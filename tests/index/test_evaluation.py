@@ -321,3 +321,100 @@ def test_eval_cli_exact_metrics_on_seed(
     table = CliRunner().invoke(_app(), ["eval", str(path), "--failures", "1"])
     assert table.exit_code == 0, table.output
     assert "gold article cited" in table.stdout and "worst misses" in table.stdout
+
+
+# --------------------------------------------------------------------------- bench pieces
+
+
+def _fake_results() -> dict:
+    method = {"recall": {k: min(1.0, 0.5 + k / 20) for k in range(1, 11)}, "mrr": 0.6,
+              "answer_in_top5": 0.7, "latency_p50_ms": 12.0, "latency_p95_ms": 30.0}
+    citebot = dict(method, answer_found=0.5, gold_cited=0.8, abstention_rate=0.75,
+                   false_abstention_rate=0.1, median_answer_words=21.0)
+    stage = {"stage": "seed", "chunks": 4, "starter_chunks": 1,
+             "ask": {"p50_ms": 30.0, "p95_ms": 50.0}, "search": {"p50_ms": 20.0, "p95_ms": 25.0},
+             "starter": {"p50_ms": 10.0, "p95_ms": 15.0}}
+    return {
+        "quick": True, "seconds": 90.0, "errors": {},
+        "machine": {"date": "today", "cores_logical": 2},
+        "quality": {"datasets": {"seed": {"articles": 1, "questions": 3, "methods": {
+            "citebot": citebot, "hybrid": method, "dense": method, "bm25": method,
+            "starter": method}}}},
+        "latency": {"questions": 3, "stages": [stage, dict(stage, stage="big", chunks=400)],
+                    "cold": {"runs": 1, "citebot_ask_s": 1.5, "starter_query_s": 6.0}},
+        "ingest": {"sources": ["bbc"], "full": {"seconds": 10.0, "chunks": 100,
+                                                 "chunks_per_s": 10.0, "peak_rss_mb": 900.0},
+                   "raw_encode": {"seconds": 5.0, "chunks_per_s": 20.0, "batch_size": 64},
+                   "readd_unchanged": {"seconds": 0.3, "share_of_full": 0.03},
+                   "add_one_cli": {"median_s": 2.0}, "status_cli": {"median_s": 1.0},
+                   "rebuild": {"seconds": 9.0, "chunks": 100},
+                   "peak_rss_mb": {"full_ingest": 900.0}},
+        "discord_load": {"reply_p50_ms": 3.0, "bot": {"peak_rss_mb": 300.0}},
+    }
+
+
+def test_bench_report_writes_summary_and_plots(tmp_path: Path) -> None:
+    from bench.report import write_plots, write_summary
+
+    results = _fake_results()
+    summary = write_summary(results, tmp_path).read_text(encoding="utf-8")
+    row = "| citebot answer (citations) | 55.0% | 75.0% | 100.0% | 0.600 | 50.0% | 75.0%"
+    assert row in summary
+    assert "| LlamaIndex starter (top-k) |" in summary
+    assert "`citebot ask` 1.50 s vs starter" in summary
+    assert "| re-add unchanged corpus | 0.30 s | 3.0% of full" in summary
+    assert "| discord bot: bot.peak_rss_mb | 300 MB |" in summary
+    assert "| cores_logical | 2 |" in summary
+    plots = write_plots(results, tmp_path)
+    assert sorted(p.name for p in plots) == ["ingest.png", "latency_vs_size.png",
+                                             "quality_recall.png"]
+    assert all(p.stat().st_size > 1000 for p in plots)
+
+
+def test_bench_report_survives_missing_sections(tmp_path: Path) -> None:
+    from bench.report import write_plots, write_summary
+
+    results = {"quick": False, "seconds": 1.0, "machine": {}, "errors": {"ingest": "boom"}}
+    text = write_summary(results, tmp_path).read_text(encoding="utf-8")
+    assert "- ingest: boom" in text
+    assert write_plots(results, tmp_path) == []
+
+
+def test_chunk_rank_counts_chunks_not_articles() -> None:
+    from bench.common import chunk_rank
+
+    assert chunk_rank(["a", "a", "b"], ["b"]) == 3
+    assert chunk_rank(["a"], ["b"]) is None
+
+
+def test_starter_pipeline_retrieves_and_reopens(tmp_path: Path) -> None:
+    from bench.starter import StarterPipeline, load_persisted, make_document
+
+    starter = StarterPipeline(tmp_path / "starter")
+    starter.add([
+        make_document("nyc", "NYC mayor reassesses facial recognition", SEED.read_text("utf-8")),
+        make_document("cake", "Baking", "Whisk eggs and sugar, fold in flour, bake 30 minutes."),
+    ])
+    starter.add([make_document("f1", "Formula 1", "The Monaco Grand Prix was won by a Ferrari.")])
+    assert starter.nodes == 3
+    assert starter.retrieve("Who is Derrick Ingram?", 1) == ["nyc"]
+    assert starter.retrieve("Who won in Monaco?", 1) == ["f1"]
+    reopened = load_persisted(tmp_path / "starter").as_retriever(similarity_top_k=1)
+    [node] = reopened.retrieve("how long to bake the cake")
+    assert node.node.metadata["article_id"] == "cake"
+
+
+@pytest.mark.slow
+@needs_datasets
+def test_bench_quick_runs_end_to_end(tmp_path: Path) -> None:
+    import subprocess
+    import sys
+
+    proc = subprocess.run(
+        [sys.executable, "-m", "bench", "all", "--quick", "--out", str(tmp_path)],
+        cwd=ROOT, capture_output=True, text=True, timeout=900, check=False,
+    )
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    summary = (tmp_path / "summary.md").read_text(encoding="utf-8")
+    assert "LlamaIndex starter" in summary and "## Ingest" in summary
+    assert (tmp_path / "quality_recall.png").exists()

@@ -1,0 +1,108 @@
+"""``citebot discord`` as a real subprocess against the fake Discord server.
+
+Only environment variables point the unmodified entry point at the fake:
+CITEBOT_DISCORD_API_BASE, CITEBOT_DISCORD_GATEWAY_URL, DISCORD_TOKEN and
+CITEBOT_DATA_DIR.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import signal
+import sys
+from pathlib import Path
+
+import pytest
+
+from tests.bot.discord_fixtures import embeds_text
+from tests.bot.fake_discord import FakeDiscord
+
+pytestmark = pytest.mark.timeout(90)
+
+COMMAND = [sys.executable, "-m", "bot.cli", "discord"]
+
+
+def clean_env(tmp_path: Path, **extra: str) -> dict[str, str]:
+    env = {
+        k: v
+        for k, v in os.environ.items()
+        if not k.startswith(("CITEBOT_", "DISCORD_")) and k != "PYTEST_CURRENT_TEST"
+    }
+    env["CITEBOT_DATA_DIR"] = str(tmp_path / "data")
+    env["PYTHONUNBUFFERED"] = "1"
+    env["HF_HUB_OFFLINE"] = "1"
+    env["TRANSFORMERS_OFFLINE"] = "1"
+    env["TOKENIZERS_PARALLELISM"] = "false"
+    env.update(extra)
+    return env
+
+
+async def run_to_end(env: dict[str, str], cwd: Path) -> tuple[int, str]:
+    proc = await asyncio.create_subprocess_exec(
+        *COMMAND,
+        env=env,
+        cwd=cwd,
+        stdout=asyncio.subprocess.PIPE,
+        stderr=asyncio.subprocess.PIPE,
+    )
+    _, err = await asyncio.wait_for(proc.communicate(), 60)
+    assert proc.returncode is not None
+    return proc.returncode, err.decode()
+
+
+async def test_missing_token_is_a_one_line_config_error(tmp_path: Path) -> None:
+    code, err = await run_to_end(clean_env(tmp_path), tmp_path)
+    assert code == 2
+    lines = err.strip().splitlines()
+    assert len(lines) == 1 and "DISCORD_TOKEN is not set" in lines[0], err
+
+
+async def test_rejected_token_is_a_one_line_config_error(tmp_path: Path) -> None:
+    async with FakeDiscord(token="the-right-token") as server:
+        env = clean_env(
+            tmp_path,
+            DISCORD_TOKEN="a-wrong-token",
+            CITEBOT_DISCORD_API_BASE=server.api_base,
+            CITEBOT_DISCORD_GATEWAY_URL=server.gateway_url,
+        )
+        code, err = await run_to_end(env, tmp_path)
+        assert code == 2
+        problem = [line for line in err.splitlines() if line.startswith("citebot:")]
+        assert len(problem) == 1 and "rejected DISCORD_TOKEN" in problem[0], err
+        assert server.calls and server.calls[0].path == "/users/@me"
+        assert not server.identifies
+
+
+async def test_entry_point_logs_in_answers_and_stops_on_sigterm(tmp_path: Path) -> None:
+    async with FakeDiscord() as server:
+        env = clean_env(
+            tmp_path,
+            DISCORD_TOKEN=server.token,
+            CITEBOT_DISCORD_API_BASE=server.base_url,  # the /api/v10 suffix is optional
+            CITEBOT_DISCORD_GATEWAY_URL=server.gateway_url,
+            CITEBOT_DISCORD_COOLDOWN_SECONDS="0",
+        )
+        proc = await asyncio.create_subprocess_exec(
+            *COMMAND,
+            env=env,
+            cwd=tmp_path,
+            stdout=asyncio.subprocess.PIPE,
+            stderr=asyncio.subprocess.PIPE,
+        )
+        try:
+            await server.wait_until(lambda: bool(server.identifies), timeout=30)
+            assert server.identifies[0]["token"] == server.token
+            await server.wait_for(lambda c: c.method == "PUT" and c.path.endswith("/commands"))
+            # the bundled article gets indexed in the background; then /ask works
+            info = await server.slash("ask", {"question": "Who is Derrick Ingram?"})
+            answer = await server.wait_for(
+                lambda c: c.method == "PATCH" and info.token in c.path, timeout=60
+            )
+            assert "[1]" in embeds_text(answer.body)
+        finally:
+            if proc.returncode is None:
+                proc.send_signal(signal.SIGTERM)
+            _, err = await asyncio.wait_for(proc.communicate(), 30)
+        assert proc.returncode == 0, err.decode()[-2000:]
+        assert "logged in as citebot" in err.decode()

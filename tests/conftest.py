@@ -1,0 +1,180 @@
+"""Shared fixtures: the packaged model loaded once, isolated settings, article helpers.
+
+Loading the embedding model costs seconds, so one ``Encoders`` serves the whole
+session and every ``Library`` built by ``make_library`` reuses it. Test settings
+never read the developer's environment or ``.env`` file, and each test gets its
+own data dir.
+"""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+from pydantic_settings import BaseSettings
+
+from index.encoders import Encoders
+from index.library import Library
+from index.settings import PROJECT_ROOT, Settings
+
+SEED = PROJECT_ROOT / "articles" / "nyc-mayor-facial-recognition.txt"
+VENV_BIN = Path(sys.executable).parent
+CITEBOT = VENV_BIN / "citebot"
+
+SettingsFactory = Callable[..., Settings]
+LibraryFactory = Callable[..., Library]
+
+_TOPICS = (
+    ("harbour", "ferry", "dockworkers", "tides"),
+    ("orchard", "apples", "frost", "growers"),
+    ("observatory", "telescope", "comet", "astronomers"),
+    ("railway", "signals", "commuters", "timetable"),
+    ("library", "manuscripts", "archivists", "catalogue"),
+    ("vineyard", "harvest", "grapes", "winemakers"),
+    ("bakery", "flour", "ovens", "apprentices"),
+    ("glacier", "meltwater", "climbers", "crevasse"),
+)
+_CITIES = ("Arlen", "Brisk", "Corvel", "Dunmore", "Elsby", "Farrow", "Glenn", "Hollis")
+
+
+def news_text(n: int, sentences: int = 4) -> tuple[str, str]:
+    """A short, unique, BBC-like (headline, body) pair; ``n`` picks a distinct vocabulary.
+
+    Each article names a unique token ``zq<n>`` so keyword search can single it out.
+    """
+    place, thing, people, extra = _TOPICS[n % len(_TOPICS)]
+    city = _CITIES[(n // len(_TOPICS)) % len(_CITIES)]
+    title = f"{city} {place} story number zq{n}"
+    lines = [
+        f"The {place} in {city} reported record {thing} this week, officials said in case zq{n}.",
+        f"Local {people} told reporters that {extra} had changed the season number {n}.",
+        f"A spokesperson said {n + 3} workers would review the {thing} by Friday.",
+        f"Residents of {city} expect a decision on the {place} next month.",
+    ]
+    return title, " ".join(lines[:sentences])
+
+
+def write_article(folder: Path, name: str, title: str, body: str) -> Path:
+    """A ``.txt`` article (first line headline, then the body) written under ``folder``."""
+    folder.mkdir(parents=True, exist_ok=True)
+    path = folder / name
+    path.write_text(f"{title}\n\n{body}\n", encoding="utf-8")
+    return path
+
+
+def write_news(folder: Path, count: int, start: int = 0) -> list[Path]:
+    """``count`` generated articles ``news-<n>.txt`` in ``folder``."""
+    return [
+        write_article(folder, f"news-{n:03d}.txt", *news_text(n))
+        for n in range(start, start + count)
+    ]
+
+
+def clean_env(**extra: str) -> dict[str, str]:
+    """The current environment without CITEBOT_*/DISCORD_* settings, plus ``extra``.
+
+    Subprocesses then see only what the test sets, never a developer's config.
+    """
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("CITEBOT_", "DISCORD_"))}
+    env.update(
+        HF_HUB_OFFLINE="1",
+        TRANSFORMERS_OFFLINE="1",
+        TOKENIZERS_PARALLELISM="false",
+        OPENBLAS_NUM_THREADS="1",
+        NO_COLOR="1",
+        COLUMNS="200",
+        CITEBOT_AUTO_INDEX_BUNDLED="false",
+        **extra,
+    )
+    return env
+
+
+def run_cli(
+    args: list[str], cwd: Path, timeout: float = 120, **env: str
+) -> subprocess.CompletedProcess[str]:
+    """``citebot ARGS`` in a fresh process, environment limited to ``env``."""
+    return subprocess.run(
+        [str(CITEBOT), *args],
+        cwd=cwd,
+        env=clean_env(**env),
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+    )
+
+
+class ExplicitSettings(Settings):
+    """Settings from constructor arguments only: a developer's CITEBOT_* variables
+    (say CITEBOT_CHROMA_URL) must not redirect a test to their own index."""
+
+    @classmethod
+    def settings_customise_sources(
+        cls, settings_cls: type[BaseSettings], init_settings: Any, **sources: Any
+    ) -> tuple[Any, ...]:
+        return (init_settings,)
+
+
+@pytest.fixture(scope="session", autouse=True)
+def _single_threaded_blas() -> Iterator[None]:
+    """One BLAS thread: the numpy encoder multiplies small matrices, and on a busy
+    2-core box OpenBLAS threads spinning against each other make it ~15x slower."""
+    from threadpoolctl import threadpool_limits
+
+    with threadpool_limits(limits=1, user_api="blas"):
+        yield
+
+
+@pytest.fixture(scope="session")
+def encoders() -> Encoders:
+    """The packaged model with its numpy encoder loaded and warmed up once."""
+    enc = Encoders("packaged")
+    assert enc.numpy is not None, "the packaged model should support the numpy encoder"
+    enc.query("warm up")
+    return enc
+
+
+@pytest.fixture(scope="session")
+def settings() -> SettingsFactory:
+    """``settings(root, **overrides)``: settings with their data dir under ``root``.
+
+    Neither the environment nor ``.env`` is read, and the bundled corpus is never
+    auto-indexed.
+    """
+
+    def make(root: Path, **overrides: Any) -> Settings:
+        values: dict[str, Any] = {"data_dir": root / "data", "auto_index_bundled": False}
+        values.update(overrides)
+        return ExplicitSettings(**values)
+
+    return make
+
+
+@pytest.fixture(scope="session")
+def make_library(settings: SettingsFactory, encoders: Encoders) -> LibraryFactory:
+    """``make_library(root, **overrides)``: a Library sharing the session's encoders."""
+
+    def make(root: Path, **overrides: Any) -> Library:
+        lib = Library(settings(root, **overrides))
+        lib.encoders = encoders  # the cached_property is per instance: share the loaded model
+        return lib
+
+    return make
+
+
+@pytest.fixture
+def seed_path() -> Path:
+    """The bundled seed article (NYC mayor / facial recognition)."""
+    assert SEED.is_file(), f"seed article missing: {SEED}"
+    return SEED
+
+
+@pytest.fixture
+def patched_cli_encoders(monkeypatch: pytest.MonkeyPatch, encoders: Encoders) -> Iterator[None]:
+    """In-process CLI runs (CliRunner) reuse the session model instead of loading their own."""
+    monkeypatch.setattr(Library, "encoders", property(lambda self: encoders))
+    yield

@@ -1,0 +1,126 @@
+"""Server mode: several bot instances share one Chroma server.
+
+Each bot keeps its own data dir (lock, keyword-index cache); the store's
+generation counter is what tells one bot that another changed the index.
+"""
+
+from __future__ import annotations
+
+import socket
+import subprocess
+import time
+import urllib.request
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from index.errors import StoreError
+from index.library import Library
+from tests.conftest import VENV_BIN, LibraryFactory, clean_env, news_text, write_article
+
+CHROMA = VENV_BIN / "chroma"
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def _heartbeat(url: str) -> bool:
+    try:
+        with urllib.request.urlopen(f"{url}/api/v2/heartbeat", timeout=1) as response:
+            return response.status == 200
+    except OSError:
+        return False
+
+
+@pytest.fixture(scope="module")
+def chroma_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    """A real ``chroma run`` on a free loopback port, stopped at teardown even on failure."""
+    if not CHROMA.exists():
+        pytest.skip(f"the chroma server CLI is not installed ({CHROMA} missing)")
+    root = tmp_path_factory.mktemp("chroma-server")
+    port = free_port()
+    url = f"http://127.0.0.1:{port}"
+    log_path = root / "server.log"
+    command = [str(CHROMA), "run", "--path", str(root / "db")]
+    with log_path.open("w") as log:
+        server = subprocess.Popen(
+            [*command, "--host", "127.0.0.1", "--port", str(port)],
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            env=clean_env(),
+        )
+    try:
+        deadline = time.monotonic() + 60
+        while not _heartbeat(url):
+            if server.poll() is not None or time.monotonic() > deadline:
+                pytest.fail(f"chroma server did not start:\n{log_path.read_text()[-2000:]}")
+            time.sleep(0.2)
+        yield url
+    finally:
+        server.terminate()
+        try:
+            server.wait(10)
+        except subprocess.TimeoutExpired:
+            server.kill()
+            server.wait(10)
+
+
+@pytest.fixture
+def bots(tmp_path: Path, make_library: LibraryFactory, chroma_url: str) -> tuple[Library, Library]:
+    """Two bots on the shared server, each with its own data dir; a fresh collection prefix."""
+    prefix = f"t{uuid.uuid4().hex[:8]}"
+    first = make_library(tmp_path / "bot1", chroma_url=chroma_url, collection_prefix=prefix)
+    second = make_library(tmp_path / "bot2", chroma_url=chroma_url, collection_prefix=prefix)
+    return first, second
+
+
+def test_ingest_and_ask_through_the_server(
+    bots: tuple[Library, Library], seed_path: Path, chroma_url: str
+) -> None:
+    bot, _ = bots
+    report = bot.ingest([str(seed_path)])
+    assert report.added == [seed_path.name] and report.chunks >= 2
+    status = bot.status()
+    assert status.store == f"chroma server {chroma_url}"
+    assert status.articles == 1 and status.chunks == report.chunks
+    assert not (bot.settings.data_dir / "chroma").exists()  # vectors live on the server
+    answer = bot.ask("Who is Derrick Ingram?")
+    assert not answer.abstained
+    assert answer.citations[0].article_id == seed_path.name
+    assert "Ingram" in answer.text
+
+
+def test_second_bot_sees_the_first_bots_changes(
+    bots: tuple[Library, Library], tmp_path: Path
+) -> None:
+    writer, reader = bots
+    writer.ingest([str(write_article(tmp_path / "a", "old.txt", *news_text(0)))])
+    assert [h.article_id for h in reader.search("zq0", method="bm25")] == ["old.txt"]
+    assert reader.search("zq7", method="bm25") == []  # the reader's snapshot is now cached
+    generation = reader.snapshot().generation
+
+    writer.ingest([str(write_article(tmp_path / "b", "new.txt", *news_text(7)))])
+    assert [h.article_id for h in reader.search("zq7", method="bm25")] == ["new.txt"]
+    assert reader.snapshot().generation > generation
+    assert {a.id for a in reader.list_articles()} == {"old.txt", "new.txt"}
+
+    writer.remove(["old.txt"])
+    assert reader.search("zq0", method="bm25") == []
+    assert reader.status().articles == 1
+
+
+def test_server_down_is_a_one_line_store_error(
+    tmp_path: Path, make_library: LibraryFactory
+) -> None:
+    url = f"http://127.0.0.1:{free_port()}"
+    lib = make_library(tmp_path, chroma_url=url)
+    with pytest.raises(StoreError) as failed:
+        lib.status()
+    message = str(failed.value)
+    assert message.startswith(f"Chroma server at {url} is unreachable")
+    assert "\n" not in message

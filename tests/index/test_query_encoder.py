@@ -1,0 +1,108 @@
+"""The numpy forward pass must give the same vectors as sentence-transformers.
+
+Queries are embedded with numpy (fast cold start) while bulk chunks go through
+torch; if the two drifted apart, dense retrieval would silently degrade.
+"""
+
+from __future__ import annotations
+
+import json
+import shutil
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from index.embedding import Embedder
+from index.encoders import Encoders
+from index.query_encoder import NumpyQueryEncoder
+
+TEXTS = [
+    "Who is Derrick Ingram?",
+    "What did Mayor de Blasio say about facial recognition at protests?",
+    "Ünïcode façade: 東京で会議が開かれた — prices rose 3.5% in 2020!",
+    " ".join(["The council debated the transport budget for a long time."] * 40),  # > 256 tokens
+]
+
+
+@pytest.fixture(scope="module")
+def torch_embedder(encoders: Encoders) -> Embedder:
+    """sentence-transformers on the packaged model (loaded once per session)."""
+    return encoders.torch
+
+
+def cosine(a: np.ndarray, b: np.ndarray) -> float:
+    return float(a @ b / (np.linalg.norm(a) * np.linalg.norm(b)))
+
+
+def test_query_vectors_match_sentence_transformers(
+    encoders: Encoders, torch_embedder: Embedder
+) -> None:
+    assert encoders.numpy is not None
+    reference = torch_embedder.embed_queries(TEXTS)
+    for text, ref in zip(TEXTS, reference, strict=True):
+        vec = encoders.numpy.encode(text)
+        assert vec.shape == ref.shape == (384,)
+        assert abs(np.linalg.norm(vec) - 1.0) < 1e-5
+        assert cosine(vec, ref) > 0.9999, text[:40]
+
+
+def test_numpy_chunk_and_sentence_vectors_match_torch(
+    encoders: Encoders, torch_embedder: Embedder
+) -> None:
+    """The small-batch numpy path of ``Encoders.embed_chunks`` equals the torch path."""
+    texts = [
+        "Headline\nFirst sentence here. Second sentence is a bit longer than the first.",
+        "Other story\nThe mayor spoke on Monday. Reporters asked about protests.",
+    ]
+    spans = [[(9, 29), (30, 79)], [(12, 38), (39, 70)]]
+    assert texts[0][9:29] == "First sentence here."
+    assert texts[1][39:70] == "Reporters asked about protests."
+    np_chunks, np_sentences = encoders.embed_chunks(texts, spans)
+    st_chunks, st_sentences = torch_embedder.embed_chunks(texts, spans)
+    for a, b in zip(np_chunks, st_chunks, strict=True):
+        assert cosine(a, b) > 0.9999
+    for mine, theirs in zip(np_sentences, st_sentences, strict=True):
+        assert mine.shape == theirs.shape == (2, 384)
+        for a, b in zip(mine, theirs, strict=True):
+            assert cosine(a, b) > 0.9999
+    # sentence vectors are contextual token means, not copies of the chunk vector
+    assert cosine(np_sentences[0][0], np_chunks[0]) < 0.999
+
+
+def test_token_embedding_mean_is_the_sentence_transformers_vector(
+    encoders: Encoders, torch_embedder: Embedder
+) -> None:
+    assert encoders.numpy is not None
+    text = "Ingram turned himself in the next day, accompanied by his attorney."
+    matrix, offsets = encoders.numpy.token_embeddings(text)
+    assert matrix.shape[0] == len(offsets)
+    assert offsets[0] == (0, 0) and offsets[-1] == (0, 0)  # [CLS] and [SEP]
+    pooled = matrix.mean(axis=0)
+    (reference,) = torch_embedder.embed_queries([text])
+    assert cosine(pooled, reference) > 0.9999
+
+
+def test_token_counts_agree_with_the_model_tokenizer(
+    encoders: Encoders, torch_embedder: Embedder
+) -> None:
+    long_text = "word " * 600
+    texts = [*TEXTS, long_text, ""]
+    assert encoders.numpy is not None
+    assert encoders.numpy.count_tokens(texts) == torch_embedder.count_tokens(texts)
+    assert encoders.count_tokens([long_text]) == [600]  # counting must not truncate at 256
+
+
+def test_supports_only_bert_with_mean_pooling(encoders: Encoders, tmp_path: Path) -> None:
+    folder = Path(encoders.folder)
+    assert NumpyQueryEncoder.supports(folder)
+    copy = tmp_path / "model"
+    shutil.copytree(folder, copy, ignore=shutil.ignore_patterns("*.safetensors", "*.bin"))
+    assert not NumpyQueryEncoder.supports(copy)  # no weights
+    (copy / "model.safetensors").symlink_to(folder / "model.safetensors")
+    assert NumpyQueryEncoder.supports(copy)
+    pooling = copy / "1_Pooling" / "config.json"
+    config = json.loads(pooling.read_text())
+    pooling.write_text(json.dumps({**config, "pooling_mode_mean_tokens": False}))
+    assert not NumpyQueryEncoder.supports(copy)
+    assert not NumpyQueryEncoder.supports(tmp_path / "missing")

@@ -37,11 +37,24 @@ def _source(c: Citation, show_passage: bool) -> Panel | Text:
         head.append(f"\n    {c.url}", style="blue underline")
     if not show_passage:
         return head
-    passage = Text(c.passage)
-    start, end = c.sentence_span
-    if 0 <= start < end <= len(c.passage):
+    text, start, end = _window(c.passage, *c.sentence_span)
+    passage = Text(text)
+    if 0 <= start < end <= len(text):
         passage.stylize("bold black on yellow", start, end)
     return Panel(Group(head, passage), expand=True, border_style="dim")
+
+
+def _window(passage: str, start: int, end: int, context: int = 220) -> tuple[str, int, int]:
+    """The cited sentence with some context either side (full passages are long)."""
+    if len(passage) <= 2 * context + (end - start) or not 0 <= start < end <= len(passage):
+        return passage, start, end
+    left = max(0, passage.rfind(" ", 0, max(0, start - context)) + 1)
+    right_at = passage.find(" ", min(len(passage), end + context))
+    right = len(passage) if right_at < 0 else right_at
+    prefix = "… " if left > 0 else ""
+    suffix = " …" if right < len(passage) else ""
+    shift = len(prefix) - left
+    return prefix + passage[left:right] + suffix, start + shift, end + shift
 
 
 def render_report(console: Console, report: IngestReport, verb: str = "indexed") -> None:

@@ -40,6 +40,7 @@ class Answerer:
         self.encoders = encoders
         self.retrieval = RetrievalConfig()
         self.extract = ExtractConfig()
+        self._llm: Any = None
         if settings.abstain_threshold is not None:
             self.extract = ExtractConfig(abstain_below=settings.abstain_threshold)
 
@@ -60,8 +61,14 @@ class Answerer:
                 "the index is empty: add articles with `citebot index add PATH|URL`"
             )
         timings: dict[str, float] = {}
+        llm = self.llm() if mode == "llm" else None
         clock = time.perf_counter()
-        query, boosts = resolve(question, history)
+        standalone = question
+        if llm is not None and history:
+            from index.llm_mode import condense
+
+            standalone = condense(llm, question, history)
+        query, boosts = resolve(standalone, history)
         vec = self.encoders.query(query)
         timings["embed"] = _lap(clock)
         clock = time.perf_counter()
@@ -80,12 +87,20 @@ class Answerer:
         scored = self._score(snap, passages, vec, query)
         answer = self._compose(question, query, passages, scored)
         timings["extract"] = _lap(clock)
-        if mode == "llm" and not answer.abstained:
-            from index.llm_mode import answer_with_llm_or_fallback
+        if llm is not None:
+            from index.llm_mode import rewrite_with_llm
 
-            answer = answer_with_llm_or_fallback(self.settings, answer, history, timings)
+            answer = rewrite_with_llm(llm, answer, timings)
         answer.timings_ms = {**timings, "total": sum(timings.values())}
         return answer
+
+    def llm(self) -> Any:
+        """The configured LLM client, created once (ConfigError if CITEBOT_LLM is unset)."""
+        if self._llm is None:
+            from index.llm_client import make_llm
+
+            self._llm = make_llm(self.settings)
+        return self._llm
 
     # ---- steps -------------------------------------------------------------------
     def _passage(self, snap: Snapshot, cand: Candidate) -> Passage:

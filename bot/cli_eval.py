@@ -32,8 +32,10 @@ def eval_command(
         None, help="Questions JSONL: {question, answer?, article_id?, answerable?} per line."
     ),
     dataset: str | None = typer.Option(
-        None, "--dataset", help="squad | realtimeqa: index that dataset (own data dir) and use "
-        "its questions (plus FILE's, if given)."
+        None,
+        "--dataset",
+        help="squad | realtimeqa: index that dataset (own data dir) and use "
+        "its questions (plus FILE's, if given).",
     ),
     split: str = typer.Option("dev", "--split", help="dev | heldout | all (report on dev)."),
     bbc_distractors: bool = typer.Option(
@@ -53,8 +55,15 @@ def eval_command(
     err = Console(stderr=True)
     settings = Settings()
     summary, results = _run(
-        settings, file, dataset, split, bbc_distractors, top_k, limit,
-        show_progress=not as_json, err=err,
+        settings,
+        file,
+        dataset,
+        split,
+        bbc_distractors,
+        top_k,
+        limit,
+        show_progress=not as_json,
+        err=err,
     )
 
     worst = worst_failures(results, failures)
@@ -123,7 +132,9 @@ def _run(
                 library.ensure_bundled()
             asking = progress.add_task("asking", total=len(questions))
             results = run_eval(
-                library, questions, top_k=top_k,
+                library,
+                questions,
+                top_k=top_k,
                 on_result=lambda _r: progress.advance(asking),
             )
     finally:
@@ -165,8 +176,12 @@ def _progress(enabled: bool, err: Console) -> Any:
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TimeElapsedColumn
 
     return Progress(
-        "[progress.description]{task.description}", BarColumn(), MofNCompleteColumn(),
-        TimeElapsedColumn(), console=err, transient=True,
+        "[progress.description]{task.description}",
+        BarColumn(),
+        MofNCompleteColumn(),
+        TimeElapsedColumn(),
+        console=err,
+        transient=True,
     )
 
 
@@ -186,19 +201,20 @@ def _print_summary(out: Console, s: EvalSummary) -> None:
     table = Table(title="citebot eval", show_header=True)
     table.add_column("metric")
     table.add_column("value", justify="right")
-    table.add_row("questions", f"{s.questions} ({s.answerable} answerable, "
-                  f"{s.unanswerable} unanswerable)")
+    table.add_row(
+        "questions", f"{s.questions} ({s.answerable} answerable, {s.unanswerable} unanswerable)"
+    )
     table.add_row(f"gold article cited (n={s.with_gold_article})", _fmt(s.gold_cited))
     for k, value in s.recall.items():
         table.add_row(f"  recall@{k}", _fmt(value))
     table.add_row("  MRR", _fmt(s.mrr, "float"))
     table.add_row(f"gold answer in answer (n={s.with_gold_answer})", _fmt(s.answer_found))
     table.add_row(f"abstained on unanswerable (n={s.unanswerable})", _fmt(s.abstention_rate))
-    table.add_row("false abstentions", f"{s.false_abstentions} "
-                  f"({_fmt(s.false_abstention_rate)})")
+    table.add_row("false abstentions", f"{s.false_abstentions} ({_fmt(s.false_abstention_rate)})")
     table.add_row("median answer words", _fmt(s.median_answer_words, "float"))
-    table.add_row("latency p50 / p95", f"{_fmt(s.latency_p50_ms, 'ms')} / "
-                  f"{_fmt(s.latency_p95_ms, 'ms')}")
+    table.add_row(
+        "latency p50 / p95", f"{_fmt(s.latency_p50_ms, 'ms')} / {_fmt(s.latency_p95_ms, 'ms')}"
+    )
     out.print(table)
 
 
@@ -211,8 +227,10 @@ def _failure_dict(r: QuestionResult) -> dict[str, Any]:
         "gold_cited": r.gold_cited,
         "answer_found": r.answer_found,
         "abstained": r.abstained,
-        "cited": [{"article_id": i, "title": t} for i, t in
-                  zip(r.cited_ids, r.cited_titles or [""] * len(r.cited_ids), strict=False)],
+        "cited": [
+            {"article_id": i, "title": t}
+            for i, t in zip(r.cited_ids, r.cited_titles or [""] * len(r.cited_ids), strict=False)
+        ],
         "answer": r.answer_text,
     }
 
@@ -229,10 +247,15 @@ def _print_failures(out: Console, worst: list[QuestionResult]) -> None:
         gold = ", ".join(r.question.article_ids) or "-"
         if r.question.answers:
             gold += "\n" + " | ".join(r.question.answers[:3])
-        cited = "\n".join(
-            f"{i} {t}".strip() for i, t in
-            zip(r.cited_ids, r.cited_titles or [""] * len(r.cited_ids), strict=False)
-        ) or "(nothing)"
+        cited = (
+            "\n".join(
+                f"{i} {t}".strip()
+                for i, t in zip(
+                    r.cited_ids, r.cited_titles or [""] * len(r.cited_ids), strict=False
+                )
+            )
+            or "(nothing)"
+        )
         answer = ("[abstained] " if r.abstained else "") + _clip(r.answer_text, 160)
         table.add_row(r.question.question, gold, cited, answer)
     out.print(table)

@@ -11,7 +11,9 @@ ProgressFn = Callable[[str, int, int | None], None]
 @contextmanager
 def progress_bar(enabled: bool = True) -> Iterator[ProgressFn]:
     """Yield a ``progress(stage, done, total)`` callback drawing one bar per stage."""
-    if not enabled:
+    import sys
+
+    if not enabled or not sys.stderr.isatty():
         yield lambda stage, done, total: None
         return
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn

@@ -65,9 +65,15 @@ def render_report(console: Console, report: IngestReport, verb: str = "indexed")
         f"{report.chunks} chunks in {report.seconds:.1f} s"
     )
     for dup in report.duplicates:
-        console.print(f"  duplicate: {dup['id']} (same text as {dup['duplicate_of']})")
+        console.print(
+            f"  duplicate: {dup['id']} (same text as {dup['duplicate_of']})",
+            markup=False,
+            soft_wrap=True,
+        )
     for skip in report.skipped:
-        console.print(f"  skipped: {skip.source}: {skip.reason}", style="red", markup=False)
+        console.print(
+            f"  skipped: {skip.source}: {skip.reason}", style="red", markup=False, soft_wrap=True
+        )
 
 
 def render_status(console: Console, status: IndexStatus) -> None:

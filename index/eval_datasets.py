@@ -218,8 +218,9 @@ def read_bbc(path: Path) -> EvalArticle:
     except UnicodeDecodeError:
         text = raw.decode("latin-1")
     headline, _, body = text.strip().partition("\n")
-    return EvalArticle(id=f"bbc:{path.parent.name}:{path.stem}", title=headline.strip(),
-                       text=body.strip())
+    return EvalArticle(
+        id=f"bbc:{path.parent.name}:{path.stem}", title=headline.strip(), text=body.strip()
+    )
 
 
 def load_dataset(
@@ -242,5 +243,6 @@ def load_dataset(
 
 def subset(eval_set: EvalSet, questions: Sequence[EvalQuestion]) -> EvalSet:
     """Same articles, fewer questions (``--limit``)."""
-    return EvalSet(eval_set.name, eval_set.split, eval_set.articles, list(questions),
-                   eval_set.extra_sources)
+    return EvalSet(
+        eval_set.name, eval_set.split, eval_set.articles, list(questions), eval_set.extra_sources
+    )

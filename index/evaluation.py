@@ -110,9 +110,7 @@ def parse_question(obj: Any, where: str) -> EvalQuestion:
         raise BadInputError(f"{where}: 'question' must be a non-empty string")
     # aliases let RealTime QA / SQuAD-derived files be used as they are
     answers = _str_list(obj.get("answer", obj.get("answers")), "answer", where)
-    article_ids = _str_list(
-        obj.get("article_id", obj.get("gold_article_ids")), "article_id", where
-    )
+    article_ids = _str_list(obj.get("article_id", obj.get("gold_article_ids")), "article_id", where)
     answerable = obj.get("answerable", True)
     if not isinstance(answerable, bool):
         raise BadInputError(f"{where}: 'answerable' must be true or false")
@@ -342,6 +340,7 @@ def worst_failures(results: Sequence[QuestionResult], n: int) -> list[QuestionRe
     Within a severity, confident answers come before abstentions (citing the
     wrong source misleads; abstaining only disappoints), then file order.
     """
+
     def severity(item: tuple[int, QuestionResult]) -> tuple[int, int, int]:
         position, r = item
         both = r.gold_cited is False and r.answer_found is False

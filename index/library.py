@@ -72,19 +72,19 @@ class Library:
 
         sources = [_absolute(source) for source in sources]
         with writer_lock(self._lock_dir()):
-            state = self._writable_state()
+            state, before = self._writable_state()
             run = IngestRun(self.store, self.indexer, state, progress or _no_progress)
             self.store.sweep_orphans(run.build, run.manifest)
             report = run.ingest_sources(sources)
             self._record_sources(state, sources, run.feeds_seen)
-            self.store.write_state(state)
+            self._commit(state, before, report.changed)
         return report
 
     def remove(self, article_ids: Sequence[str]) -> IngestReport:
         started = time.perf_counter()
         report = IngestReport()
         with writer_lock(self._lock_dir()):
-            state = self._writable_state()
+            state, before = self._writable_state()
             assert state.active_build is not None
             manifest = self.store.manifest(state.active_build)
             for article_id in article_ids:
@@ -94,7 +94,7 @@ class Library:
                     report.removed.append(article_id)
                 else:
                     report.skipped.append(Skipped(source=article_id, reason="no such article"))
-            self.store.write_state(state)
+            self._commit(state, before, report.changed)
         report.seconds = time.perf_counter() - started
         return report
 
@@ -103,7 +103,7 @@ class Library:
         from index.ingest_run import IngestRun
 
         with writer_lock(self._lock_dir()):
-            state = self._writable_state()
+            state, _ = self._writable_state()
             old = state.active_build
             new_state = StoreState(
                 active_build=self.store.new_build_id(),
@@ -151,6 +151,8 @@ class Library:
         state = self.store.read_state()
         snap = self._snapshot
         if snap is None or (snap.build, snap.generation) != (state.active_build, state.generation):
+            if snap is not None and state.generation != self.store.written_generation:
+                self.store.reopen()  # another process wrote: refresh embedded Chroma's view
             snap = self._snapshot = load_snapshot(self.store, state, self._cache_dir())
         return snap
 
@@ -218,12 +220,19 @@ class Library:
     def _cache_dir(self) -> Path:
         return self.settings.data_dir / "cache"
 
-    def _writable_state(self) -> StoreState:
+    def _writable_state(self) -> tuple[StoreState, dict]:
+        """The stored state (a first build id assigned if needed) and its metadata as read."""
         state = self.store.read_state()
+        before = state.to_metadata()
         if state.active_build is None:
             state.active_build = self.store.new_build_id()
             self._stamp(state)
-        return state
+        return state, before
+
+    def _commit(self, state: StoreState, before: dict, changed: bool) -> None:
+        """Bump the generation only for real changes: a bump makes every reader reload."""
+        if changed or state.to_metadata() != before:
+            self.store.write_state(state)
 
     def _stamp(self, state: StoreState) -> None:
         state.model = self.settings.embedding_model

@@ -95,6 +95,7 @@ class ChromaStore:
         self.prefix = settings.collection_prefix
         self.client = make_chroma_client(settings)
         self._cols: dict[str, Any] = {}
+        self.written_generation = -1
         self._meta = self._collection(f"{self.prefix}-meta", vectors=False)
 
     # ---- state -------------------------------------------------------------
@@ -110,7 +111,27 @@ class ChromaStore:
         self._call(
             self._meta.upsert, ids=["state"], embeddings=[_DUMMY], metadatas=[state.to_metadata()]
         )
+        self.written_generation = state.generation
         return state
+
+    def reopen(self) -> None:
+        """See writes made by other processes (embedded mode only).
+
+        An embedded Chroma keeps a per-process view of its HNSW index, so a
+        long-running reader (the bot) would miss vectors that `citebot index add`
+        wrote from another process. Dropping this path's cached system makes the
+        next client load the current index from disk.
+        """
+        if self.settings.chroma_url:
+            return
+        from chromadb.api.shared_system_client import SharedSystemClient
+
+        ident = getattr(self.client, "_identifier", None)
+        SharedSystemClient._identifier_to_system.pop(ident, None)
+        SharedSystemClient._identifier_to_refcount.pop(ident, None)
+        self.client = make_chroma_client(self.settings)
+        self._cols.clear()
+        self._meta = self._collection(f"{self.prefix}-meta", vectors=False)
 
     def new_build_id(self) -> str:
         return time.strftime("%Y%m%d%H%M%S") + "-" + uuid.uuid4().hex[:6]

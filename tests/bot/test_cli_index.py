@@ -205,11 +205,6 @@ def test_skip_lines_name_source_and_reason(
     assert "4 added" in result.stdout and "8 skipped" in result.stdout
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="bot/terminal_render.render_report lets rich wrap skip lines at 80 columns when "
-    "stdout is not a terminal (CI logs, pipes): reported to the lead",
-)
 def test_piped_skip_lines_are_not_wrapped(tmp_path: Path) -> None:
     deep = tmp_path / "a-folder-with-a-rather-long-name" / "and-another-level-below-it"
     deep.mkdir(parents=True)

@@ -124,16 +124,33 @@ def _results() -> list:
     unans = EvalQuestion("unanswerable", answerable=False)
     unans_answered = EvalQuestion("unanswerable 2", answerable=False)
     return [
-        score(hit, cited_ids=["seed"], answer_text="Derrick Ingram is an activist [1].",
-              abstained=False, latency_ms=10),
-        score(miss, cited_ids=["seed", "seed"], answer_text="Bill de Blasio said so [1].",
-              abstained=False, latency_ms=20),
-        score(shy, cited_ids=[], answer_text="I could not find that.", abstained=True,
-              latency_ms=30),
-        score(unans, cited_ids=[], answer_text="I could not find that.", abstained=True,
-              latency_ms=40),
-        score(unans_answered, cited_ids=["seed"], answer_text="One two three.",
-              abstained=False, latency_ms=50),
+        score(
+            hit,
+            cited_ids=["seed"],
+            answer_text="Derrick Ingram is an activist [1].",
+            abstained=False,
+            latency_ms=10,
+        ),
+        score(
+            miss,
+            cited_ids=["seed", "seed"],
+            answer_text="Bill de Blasio said so [1].",
+            abstained=False,
+            latency_ms=20,
+        ),
+        score(
+            shy, cited_ids=[], answer_text="I could not find that.", abstained=True, latency_ms=30
+        ),
+        score(
+            unans, cited_ids=[], answer_text="I could not find that.", abstained=True, latency_ms=40
+        ),
+        score(
+            unans_answered,
+            cited_ids=["seed"],
+            answer_text="One two three.",
+            abstained=False,
+            latency_ms=50,
+        ),
     ]
 
 
@@ -183,13 +200,26 @@ def test_datasets_dir_env(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> No
 
 
 def test_squad_loader_on_a_tiny_file(tmp_path: Path) -> None:
-    data = {"data": [
-        {"title": f"Art_{i}", "paragraphs": [
-            {"context": f"Context {i}.", "qas": [
-                {"id": f"q{i}", "question": f"What {i}? ",
-                 "answers": [{"text": "Context"}, {"text": "Context"}]}]}]}
-        for i in range(26)
-    ]}
+    data = {
+        "data": [
+            {
+                "title": f"Art_{i}",
+                "paragraphs": [
+                    {
+                        "context": f"Context {i}.",
+                        "qas": [
+                            {
+                                "id": f"q{i}",
+                                "question": f"What {i}? ",
+                                "answers": [{"text": "Context"}, {"text": "Context"}],
+                            }
+                        ],
+                    }
+                ],
+            }
+            for i in range(26)
+        ]
+    }
     path = tmp_path / "dev.json"
     path.write_text(json.dumps(data), encoding="utf-8")
     dev = load_squad("dev", path=path)
@@ -206,8 +236,11 @@ def test_read_bbc_headline_and_latin1(tmp_path: Path) -> None:
     path = tmp_path / "sport" / "199.txt"
     path.write_bytes("Headline caf\xe9\n\nBody text.\n".encode("latin-1"))
     article = read_bbc(path)
-    assert (article.id, article.title, article.text) == ("bbc:sport:199", "Headline café",
-                                                         "Body text.")
+    assert (article.id, article.title, article.text) == (
+        "bbc:sport:199",
+        "Headline café",
+        "Body text.",
+    )
 
 
 needs_datasets = pytest.mark.skipif(
@@ -288,16 +321,23 @@ def test_eval_cli_exact_metrics_on_seed(
     monkeypatch.setenv("CITEBOT_AUTO_INDEX_BUNDLED", "false")
     questions = [
         # hit: the seed article is cited and the answer names the group
-        {"question": "What nonviolent activist group did Derrick Ingram co-found?",
-         "answer": ["Warriors in the Garden", "the Warriors in The Garden"],
-         "article_id": seed_id},
+        {
+            "question": "What nonviolent activist group did Derrick Ingram co-found?",
+            "answer": ["Warriors in the Garden", "the Warriors in The Garden"],
+            "article_id": seed_id,
+        },
         # miss: on-topic so it is answered, but the gold article and answer are elsewhere
-        {"question": "What did Mayor de Blasio say about the NYPD's use of facial "
-                     "recognition technology?", "answer": "banned it in 2019",
-         "article_id": "some-other-article"},
+        {
+            "question": "What did Mayor de Blasio say about the NYPD's use of facial "
+            "recognition technology?",
+            "answer": "banned it in 2019",
+            "article_id": "some-other-article",
+        },
         # unanswerable: nothing in the index is about this
-        {"question": "What is the recipe for traditional Neapolitan pizza dough?",
-         "answerable": False},
+        {
+            "question": "What is the recipe for traditional Neapolitan pizza dough?",
+            "answerable": False,
+        },
     ]
     path = tmp_path / "seed.jsonl"
     path.write_text("\n".join(json.dumps(q) for q in questions) + "\n", encoding="utf-8")
@@ -327,28 +367,64 @@ def test_eval_cli_exact_metrics_on_seed(
 
 
 def _fake_results() -> dict:
-    method = {"recall": {k: min(1.0, 0.5 + k / 20) for k in range(1, 11)}, "mrr": 0.6,
-              "answer_in_top5": 0.7, "latency_p50_ms": 12.0, "latency_p95_ms": 30.0}
-    citebot = dict(method, answer_found=0.5, gold_cited=0.8, abstention_rate=0.75,
-                   false_abstention_rate=0.1, median_answer_words=21.0)
-    stage = {"stage": "seed", "chunks": 4, "starter_chunks": 1,
-             "ask": {"p50_ms": 30.0, "p95_ms": 50.0}, "search": {"p50_ms": 20.0, "p95_ms": 25.0},
-             "starter": {"p50_ms": 10.0, "p95_ms": 15.0}}
+    method = {
+        "recall": {k: min(1.0, 0.5 + k / 20) for k in range(1, 11)},
+        "mrr": 0.6,
+        "answer_in_top5": 0.7,
+        "latency_p50_ms": 12.0,
+        "latency_p95_ms": 30.0,
+    }
+    citebot = dict(
+        method,
+        answer_found=0.5,
+        gold_cited=0.8,
+        abstention_rate=0.75,
+        false_abstention_rate=0.1,
+        median_answer_words=21.0,
+    )
+    stage = {
+        "stage": "seed",
+        "chunks": 4,
+        "starter_chunks": 1,
+        "ask": {"p50_ms": 30.0, "p95_ms": 50.0},
+        "search": {"p50_ms": 20.0, "p95_ms": 25.0},
+        "starter": {"p50_ms": 10.0, "p95_ms": 15.0},
+    }
     return {
-        "quick": True, "seconds": 90.0, "errors": {},
+        "quick": True,
+        "seconds": 90.0,
+        "errors": {},
         "machine": {"date": "today", "cores_logical": 2},
-        "quality": {"datasets": {"seed": {"articles": 1, "questions": 3, "methods": {
-            "citebot": citebot, "hybrid": method, "dense": method, "bm25": method,
-            "starter": method}}}},
-        "latency": {"questions": 3, "stages": [stage, dict(stage, stage="big", chunks=400)],
-                    "cold": {"runs": 1, "citebot_ask_s": 1.5, "starter_query_s": 6.0}},
-        "ingest": {"sources": ["bbc"], "full": {"seconds": 10.0, "chunks": 100,
-                                                 "chunks_per_s": 10.0, "peak_rss_mb": 900.0},
-                   "raw_encode": {"seconds": 5.0, "chunks_per_s": 20.0, "batch_size": 64},
-                   "readd_unchanged": {"seconds": 0.3, "share_of_full": 0.03},
-                   "add_one_cli": {"median_s": 2.0}, "status_cli": {"median_s": 1.0},
-                   "rebuild": {"seconds": 9.0, "chunks": 100},
-                   "peak_rss_mb": {"full_ingest": 900.0}},
+        "quality": {
+            "datasets": {
+                "seed": {
+                    "articles": 1,
+                    "questions": 3,
+                    "methods": {
+                        "citebot": citebot,
+                        "hybrid": method,
+                        "dense": method,
+                        "bm25": method,
+                        "starter": method,
+                    },
+                }
+            }
+        },
+        "latency": {
+            "questions": 3,
+            "stages": [stage, dict(stage, stage="big", chunks=400)],
+            "cold": {"runs": 1, "citebot_ask_s": 1.5, "starter_query_s": 6.0},
+        },
+        "ingest": {
+            "sources": ["bbc"],
+            "full": {"seconds": 10.0, "chunks": 100, "chunks_per_s": 10.0, "peak_rss_mb": 900.0},
+            "raw_encode": {"seconds": 5.0, "chunks_per_s": 20.0, "batch_size": 64},
+            "readd_unchanged": {"seconds": 0.3, "share_of_full": 0.03},
+            "add_one_cli": {"median_s": 2.0},
+            "status_cli": {"median_s": 1.0},
+            "rebuild": {"seconds": 9.0, "chunks": 100},
+            "peak_rss_mb": {"full_ingest": 900.0},
+        },
         "discord_load": {"reply_p50_ms": 3.0, "bot": {"peak_rss_mb": 300.0}},
     }
 
@@ -366,8 +442,11 @@ def test_bench_report_writes_summary_and_plots(tmp_path: Path) -> None:
     assert "| discord bot: bot.peak_rss_mb | 300 MB |" in summary
     assert "| cores_logical | 2 |" in summary
     plots = write_plots(results, tmp_path)
-    assert sorted(p.name for p in plots) == ["ingest.png", "latency_vs_size.png",
-                                             "quality_recall.png"]
+    assert sorted(p.name for p in plots) == [
+        "ingest.png",
+        "latency_vs_size.png",
+        "quality_recall.png",
+    ]
     assert all(p.stat().st_size > 1000 for p in plots)
 
 
@@ -391,10 +470,16 @@ def test_starter_pipeline_retrieves_and_reopens(tmp_path: Path) -> None:
     from bench.starter import StarterPipeline, load_persisted, make_document
 
     starter = StarterPipeline(tmp_path / "starter")
-    starter.add([
-        make_document("nyc", "NYC mayor reassesses facial recognition", SEED.read_text("utf-8")),
-        make_document("cake", "Baking", "Whisk eggs and sugar, fold in flour, bake 30 minutes."),
-    ])
+    starter.add(
+        [
+            make_document(
+                "nyc", "NYC mayor reassesses facial recognition", SEED.read_text("utf-8")
+            ),
+            make_document(
+                "cake", "Baking", "Whisk eggs and sugar, fold in flour, bake 30 minutes."
+            ),
+        ]
+    )
     starter.add([make_document("f1", "Formula 1", "The Monaco Grand Prix was won by a Ferrari.")])
     assert starter.nodes == 3
     assert starter.retrieve("Who is Derrick Ingram?", 1) == ["nyc"]
@@ -412,7 +497,11 @@ def test_bench_quick_runs_end_to_end(tmp_path: Path) -> None:
 
     proc = subprocess.run(
         [sys.executable, "-m", "bench", "all", "--quick", "--out", str(tmp_path)],
-        cwd=ROOT, capture_output=True, text=True, timeout=900, check=False,
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=900,
+        check=False,
     )
     assert proc.returncode == 0, proc.stderr[-3000:]
     summary = (tmp_path / "summary.md").read_text(encoding="utf-8")

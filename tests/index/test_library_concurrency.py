@@ -168,12 +168,7 @@ def test_long_running_reader_sees_another_process_adds(
     assert [h.article_id for h in bot.search("zq5", method="bm25")] == ["b.txt"]
     assert {a.id for a in bot.list_articles()} == {"a.txt", "b.txt"}
     dense = [h.article_id for h in bot.search(f"{title} {body}", method="dense")]
-    if "b.txt" not in dense:
-        pytest.xfail(
-            "known issue: embedded Chroma keeps a per-process HNSW view, so dense search in a "
-            "long-running process misses vectors another process added (BM25 sees them)"
-        )
-    assert dense[0] == "b.txt"
+    assert dense[0] == "b.txt", "dense search must see vectors another process added"
 
 
 def _collections(sqlite_path: Path) -> set[str]:

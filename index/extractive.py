@@ -20,7 +20,7 @@ from index.keyword import BM25Index, terms
 @dataclass(frozen=True)
 class ExtractConfig:
     w_dense: float = 1.0
-    w_lexical: float = 0.6
+    w_lexical: float = 0.8
     w_rank: float = 0.15
     w_type: float = 0.25  # bonus when the sentence has the wanted date/number/name
     w_novelty: float = 0.3  # bonus for words the question doesn't already have

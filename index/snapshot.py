@@ -18,7 +18,7 @@ from typing import Any
 from index.keyword import BM25Index
 from index.store import ChromaStore, StoreState
 
-CACHE_FORMAT = 2
+CACHE_FORMAT = 3
 
 
 @dataclass

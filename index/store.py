@@ -248,6 +248,18 @@ class ChromaStore:
         distances = (got.get("distances") or [[]])[0]
         return list(ids), [1.0 - float(d) for d in distances]
 
+    def sentence_query(
+        self, build: str, vector: np.ndarray, n: int
+    ) -> tuple[list[str], list[float]]:
+        """Nearest sentences as (chunk id holding each, cosine)."""
+        col = self.sentences(build)
+        got = self._call(
+            col.query, query_embeddings=[vector], n_results=n, include=["distances", "metadatas"]
+        )
+        metas = (got.get("metadatas") or [[]])[0]
+        distances = (got.get("distances") or [[]])[0]
+        return [m["chunk_id"] for m in metas], [1.0 - float(d) for d in distances]
+
     def sentence_vectors(
         self, build: str, chunk_ids: Sequence[str]
     ) -> tuple[list[dict[str, Any]], np.ndarray]:

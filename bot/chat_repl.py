@@ -17,10 +17,8 @@ def run_chat(lib: Library, console: Console, top_k: int | None, mode: str | None
     history: list[Turn] = []
     last: Answer | None = None
     while True:
-        try:
-            line = console.input("[bold cyan]you>[/] ").strip()
-        except (EOFError, KeyboardInterrupt):
-            console.print()
+        line = _read_line(console)
+        if line is None:
             return
         if not line:
             continue
@@ -43,6 +41,21 @@ def run_chat(lib: Library, console: Console, top_k: int | None, mode: str | None
             continue
         render_answer(console, last, show_passages=False)
         history = [*history, last.as_turn()][-6:]
+
+
+def _read_line(console: Console) -> str | None:
+    """One line from stdin (a terminal or a pipe); None at end of input or Ctrl-C."""
+    import sys
+
+    console.print("[bold cyan]you>[/] ", end="")
+    try:
+        raw = sys.stdin.readline()
+    except KeyboardInterrupt:
+        raw = ""
+    if not raw:
+        console.print()
+        return None
+    return raw.strip()
 
 
 def _show_sources(console: Console, answer: Answer | None) -> None:

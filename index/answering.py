@@ -84,7 +84,9 @@ class Answerer:
         passages = [self._passage(snap, c) for c in diversify(snap, cands, top_k)]
         timings["retrieve"] = _lap(clock)
         clock = time.perf_counter()
-        scored = self._score(snap, passages, vec, query)
+        # Words carried over from earlier turns find the passages, but the sentence
+        # must answer what is asked now: score words against the question as asked.
+        scored = self._score(snap, passages, vec, standalone)
         answer = self._compose(question, query, passages, scored)
         timings["extract"] = _lap(clock)
         if llm is not None:

@@ -8,6 +8,7 @@ with the passage it was cut from, so every claim is citable.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Sequence
 from dataclasses import dataclass
 
@@ -27,6 +28,7 @@ class ExtractConfig:
     max_sentences: int = 3
     keep_ratio: float = 0.92  # a further sentence must score this close to the best
     max_words: int = 60
+    coref_share: float = 0.8  # overlap a pronoun-led sentence borrows from the one before
     heading_penalty: float = 0.2  # a line without end punctuation is a heading, not an answer
     # Calibrated on the dev split: ~3% of answerable SQuAD/seed questions fall below it,
     # off-topic questions mostly do (see README, "Abstention").
@@ -70,9 +72,15 @@ def score_sentences(
     q_set = set(q_terms)
     kind = answer_kind(question)
     dense = vectors @ query_vec if len(vectors) else np.zeros(len(sentences))
+    text_of = {(p, j): text for p, j, _, _, text in sentences}
     out = []
     for (passage, j, start, end, text), d in zip(sentences, dense, strict=True):
         lex = lexical_overlap(q_terms, text, bm25)
+        previous = text_of.get((passage, j - 1))
+        if previous and _PRONOUN_START.match(text):
+            # "He is a Black Lives Matter activist." is about whoever the sentence
+            # before named: let it borrow (some of) that sentence's overlap.
+            lex = max(lex, config.coref_share * lexical_overlap(q_terms, previous, bm25))
         score = (
             config.w_dense * float(d)
             + config.w_lexical * lex
@@ -107,6 +115,9 @@ def choose(scored: Sequence[ScoredSentence], config: ExtractConfig) -> list[Scor
 def evidence(best: ScoredSentence) -> float:
     """The number abstention is decided on: dense and lexical match of the best sentence."""
     return best.dense + 0.5 * best.lexical
+
+
+_PRONOUN_START = re.compile(r"^(?:He|She|They|His|Her|Their|It|Its|This|These)\b")
 
 
 def _is_heading(text: str) -> bool:

@@ -27,6 +27,7 @@ class ExtractConfig:
     w_novelty: float = 0.3  # bonus for words the question doesn't already have
     max_sentences: int = 3
     keep_ratio: float = 0.92  # a further sentence must score this close to the best
+    adjacent_ratio: float = 0.87  # ... or this close when it is the best one's neighbour
     max_words: int = 60
     coref_share: float = 0.8  # overlap a pronoun-led sentence borrows from the one before
     heading_penalty: float = 0.2  # a line without end punctuation is a heading, not an answer
@@ -102,8 +103,10 @@ def choose(scored: Sequence[ScoredSentence], config: ExtractConfig) -> list[Scor
     picked = [best]
     words = len(best.text.split())
     for cand in ranked[1:8]:
-        if len(picked) >= config.max_sentences or cand.score < best.score * config.keep_ratio:
-            break
+        adjacent = cand.passage == best.passage and abs(cand.j - best.j) == 1
+        ratio = config.adjacent_ratio if adjacent else config.keep_ratio
+        if len(picked) >= config.max_sentences or cand.score < best.score * ratio:
+            continue
         cand_words = len(cand.text.split())
         if words + cand_words > config.max_words or _redundant(cand, picked):
             continue

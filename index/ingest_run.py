@@ -32,6 +32,7 @@ class IngestRun:
         self.report = IngestReport()
         self.pending: list[PreparedArticle] = []
         self.pending_chunks = 0
+        self.replaced: set[str] = set()
         self.feeds_seen: list[str] = []
         self.seen = 0
         self.publish = publish
@@ -89,6 +90,8 @@ class IngestRun:
         prepared = self.indexer.prepare(article)
         self.by_hash[digest] = article.id
         (self.report.updated if old is not None else self.report.added).append(article.id)
+        if old is not None:
+            self.replaced.add(key)
         self.manifest[key] = {"article_id": article.id, "version": version, "hash": digest}
         self.pending.append(prepared)
         self.pending_chunks += len(prepared.chunked.chunks)
@@ -98,9 +101,9 @@ class IngestRun:
     def flush(self) -> None:
         if not self.pending:
             return
-        for record in self.indexer.embed(self.pending):
-            self.store.put_article(self.build, record)
-            self.report.chunks += len(record.chunk_ids)
+        records = self.indexer.embed(self.pending)
+        self.store.put_articles(self.build, records, replaced=self.replaced)
+        self.report.chunks += sum(len(r.chunk_ids) for r in records)
         self.progress("embedding", self.report.chunks, None)
         self.pending, self.pending_chunks = [], 0
         if self.publish:

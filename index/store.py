@@ -23,7 +23,7 @@ import json
 import re
 import time
 import uuid
-from collections.abc import Iterator, Sequence
+from collections.abc import Collection, Iterator, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -175,34 +175,65 @@ class ChromaStore:
         ):
             yield from zip(ids, metas, docs, strict=True)
 
-    def put_article(self, build: str, rec: ArticleRecords) -> None:
-        """Write chunks and sentences first, the manifest last, then sweep old versions."""
-        chunks, sentences = self.chunks(build), self.sentences(build)
-        for start in range(0, len(rec.chunk_ids), PAGE):
-            end = start + PAGE
-            self._call(
-                chunks.upsert,
-                ids=rec.chunk_ids[start:end],
-                embeddings=rec.chunk_vectors[start:end],
-                documents=rec.chunk_texts[start:end],
-                metadatas=rec.chunk_metas[start:end],
-            )
-        for start in range(0, len(rec.sentence_ids), PAGE):
-            end = start + PAGE
-            self._call(
-                sentences.upsert,
-                ids=rec.sentence_ids[start:end],
-                embeddings=rec.sentence_vectors[start:end],
-                metadatas=rec.sentence_metas[start:end],
-            )
+    def put_articles(
+        self, build: str, records: Sequence[ArticleRecords], replaced: Collection[str] = ()
+    ) -> None:
+        """Write a batch: all chunks and sentences first, the manifests last.
+
+        An article becomes visible only when its manifest lands, after all its
+        chunks, so a crash anywhere leaves each article old or new, never mixed.
+        Keys in ``replaced`` had an older version: its records are swept after.
+        Batching the whole flush into a few upserts keeps Chroma's share of the
+        ingest time small.
+        """
+        self._upsert(
+            self.chunks(build),
+            [r.chunk_ids for r in records],
+            [r.chunk_vectors for r in records],
+            [r.chunk_metas for r in records],
+            [r.chunk_texts for r in records],
+        )
+        self._upsert(
+            self.sentences(build),
+            [r.sentence_ids for r in records],
+            [r.sentence_vectors for r in records],
+            [r.sentence_metas for r in records],
+        )
         self._call(
             self.articles(build).upsert,
-            ids=[rec.key],
-            embeddings=[_DUMMY],
-            documents=[rec.text],
-            metadatas=[rec.manifest],
+            ids=[r.key for r in records],
+            embeddings=[_DUMMY] * len(records),
+            documents=[r.text for r in records],
+            metadatas=[r.manifest for r in records],
         )
-        self.sweep(build, rec.key, keep_version=rec.manifest["version"])
+        for rec in records:
+            if rec.key in replaced:
+                self.sweep(build, rec.key, keep_version=rec.manifest["version"])
+
+    def _upsert(
+        self,
+        col: Any,
+        ids: Sequence[list[str]],
+        vectors: Sequence[np.ndarray],
+        metas: Sequence[list[dict[str, Any]]],
+        docs: Sequence[list[str]] | None = None,
+    ) -> None:
+        flat_ids = [i for part in ids for i in part]
+        if not flat_ids:
+            return
+        matrix = np.concatenate([v for v in vectors if len(v)])
+        flat_metas = [m for part in metas for m in part]
+        flat_docs = [d for part in docs for d in part] if docs is not None else None
+        for start in range(0, len(flat_ids), PAGE):
+            end = start + PAGE
+            extra = {"documents": flat_docs[start:end]} if flat_docs is not None else {}
+            self._call(
+                col.upsert,
+                ids=flat_ids[start:end],
+                embeddings=matrix[start:end],
+                metadatas=flat_metas[start:end],
+                **extra,
+            )
 
     def delete_article(self, build: str, key: str) -> None:
         """Manifest first (the article vanishes at once), then its chunks."""

@@ -289,14 +289,14 @@ def test_rebuild_failing_midway_leaves_the_old_build_answering(
     lib = make_library(tmp_path)
     lib.ingest([str(folder)])
     old = lib.store.read_state().active_build
-    real_put = lib.store.put_article
+    real_put = lib.store.put_articles
 
-    def put_then_crash(build: str, rec: Any) -> None:
-        real_put(build, rec)
+    def put_then_crash(build: str, records: Any, replaced: Any = ()) -> None:
+        real_put(build, records, replaced)
         raise StoreError("simulated crash during rebuild")
 
     with monkeypatch.context() as patch:
-        patch.setattr(lib.store, "put_article", put_then_crash)
+        patch.setattr(lib.store, "put_articles", put_then_crash)
         with pytest.raises(StoreError, match="simulated crash"):
             lib.rebuild()
     assert lib.store.read_state().active_build == old

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import argparse
 import importlib.util
+import json
 import sys
 import tempfile
 import time
@@ -50,6 +51,21 @@ def _runner(name: str, quick: bool, work: Path, max_questions: int | None) -> Ca
     return discord
 
 
+def _previous(path: Path, quick: bool, wanted: Sequence[str]) -> dict[str, Any]:
+    """Earlier results of the same mode, so re-running one bench keeps the others' sections."""
+    fresh: dict[str, Any] = {"errors": {}}
+    if set(wanted) == set(BENCHES) or not path.exists():
+        return fresh
+    try:
+        old = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return fresh
+    if old.get("quick") != quick:
+        return fresh
+    old.setdefault("errors", {})
+    return old
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m bench", description=__doc__)
     parser.add_argument("what", nargs="*", default=["all"],
@@ -71,8 +87,16 @@ def main(argv: Sequence[str] | None = None) -> int:
 
     offline()
     args.out.mkdir(parents=True, exist_ok=True)
-    results: dict[str, Any] = {"quick": args.quick, "machine": machine_info(), "errors": {}}
+    results = _previous(args.out / "results.json", args.quick, wanted)
+    results.update(quick=args.quick, machine=machine_info())
+    for name in wanted:
+        results["errors"].pop("discord_load" if name == "discord" else name, None)
     start = time.perf_counter()
+    earlier = float(results.get("seconds") or 0.0)  # time of sections kept from a prior run
+    for name in wanted:
+        section = results.get("discord_load" if name == "discord" else name)
+        if isinstance(section, dict) and isinstance(section.get("seconds"), int | float):
+            earlier = max(0.0, earlier - section["seconds"])
     with tempfile.TemporaryDirectory(prefix="citebot-bench-") as tmp:
         work = args.work or Path(tmp)
         for name in wanted:
@@ -83,11 +107,12 @@ def main(argv: Sequence[str] | None = None) -> int:
                 results[key] = _runner(name, args.quick, work, max_questions)()
             except Exception as exc:  # record and go on: one crash must not hide the rest
                 results["errors"][key] = f"{type(exc).__name__}: {exc}"
+                results.pop(key, None)  # no stale numbers from an earlier run
                 _log(traceback.format_exc())
             _log(f"{name} took {time.perf_counter() - t0:.1f} s")
-            results["seconds"] = time.perf_counter() - start
+            results["seconds"] = earlier + time.perf_counter() - start
             write_json(args.out / "results.json", results)
-    results["seconds"] = time.perf_counter() - start
+    results["seconds"] = earlier + time.perf_counter() - start
     write_json(args.out / "results.json", results)
 
     from bench.report import write_plots, write_summary

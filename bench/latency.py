@@ -72,6 +72,10 @@ class Growing:
 
         self.data_dir = work / "latency-citebot"
         self.starter_dir = work / "latency-starter"
+        # BBC files arrive in a folder that grows, like a watched folder: files listed
+        # one by one would be identified by bare name and business/001.txt would
+        # overwrite sport/001.txt
+        self.inbox = work / "latency-bbc"
         self.library = Library(bench_settings(self.data_dir))
         self.starter = StarterPipeline(self.starter_dir)
 
@@ -81,7 +85,11 @@ class Growing:
 
         if not files:
             return
-        self.library.ingest([str(f) for f in files])
+        for path in files:
+            target = self.inbox / path.parent.name / path.name
+            target.parent.mkdir(parents=True, exist_ok=True)
+            target.write_bytes(path.read_bytes())
+        self.library.ingest([str(self.inbox)])
         articles = [read_bbc(f) for f in files]
         self.starter.add([make_document(a.id, a.title, a.text) for a in articles])
 
@@ -155,8 +163,9 @@ def run(quick: bool, work: Path, log: Log = print) -> dict[str, Any]:
                 position += step
             elif target:
                 while grow.chunks() < target and position < len(files):
-                    grow.add_files(files[position : position + 25])
-                    position += 25
+                    step = max(25, (target - grow.chunks()) // 4)  # ~3+ chunks per file
+                    grow.add_files(files[position : position + step])
+                    position += step
             elif label == "all BBC":
                 grow.add_files(files[position:])
                 position = len(files)

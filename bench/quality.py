@@ -115,6 +115,19 @@ def _sample(questions: list[EvalQuestion], n: int | None) -> list[EvalQuestion]:
     return [questions[int(i * step)] for i in range(n)]
 
 
+def _copy_tree(files: Sequence[Path], folder: Path) -> Path:
+    """BBC subset as a folder (topic/name.txt): ids stay unique, as with the full folder.
+
+    Listed one by one, files would be identified by bare name (001.txt exists
+    in every topic folder).
+    """
+    for path in files:
+        target = folder / path.parent.name / path.name
+        target.parent.mkdir(parents=True, exist_ok=True)
+        target.write_bytes(path.read_bytes())
+    return folder
+
+
 def _bbc_records(files: Sequence[Path]) -> list[tuple[str, str, str]]:
     from index.eval_datasets import read_bbc
 
@@ -196,7 +209,7 @@ def run_realtimeqa(work: Path, quick: bool, log: Log) -> dict[str, dict[str, Any
         }
         files = bbc_files(15 if quick else None)
         log(f"realtimeqa dev + {len(files)} BBC distractors")
-        sources = [str(bbc_dir())] if not quick else [str(f) for f in files]
+        sources = [str(bbc_dir())] if not quick else [str(_copy_tree(files, work / "bbc"))]
         indexes.add(Corpus(_bbc_records(files), sources))
         out["realtimeqa-dev+bbc"] = {
             "articles": len(eval_set.articles) + len(files), "questions": len(questions),

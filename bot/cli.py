@@ -75,9 +75,12 @@ def _library(ctx: typer.Context) -> Library:
 
 
 def _console():
+    import sys
+
     from rich.console import Console
 
-    return Console(highlight=False)
+    # Piped output (scripts, CI logs) keeps one line per message: no hard wrapping.
+    return Console(highlight=False, soft_wrap=not sys.stdout.isatty())
 
 
 # ---- index -------------------------------------------------------------------------

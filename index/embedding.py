@@ -33,6 +33,7 @@ def load_sentence_transformer(model: str) -> SentenceTransformer:
             "sentence-transformers is not installed: pip install sentence-transformers "
             "(with the CPU build of torch, see README)"
         ) from exc
+    _quiet_transformers()
     try:
         return SentenceTransformer(resolve_model(model), device="cpu")
     except Exception as exc:  # OSError, ValueError, HF errors: all mean "can't load"
@@ -40,6 +41,16 @@ def load_sentence_transformer(model: str) -> SentenceTransformer:
             f"cannot load embedding model {model!r} ({type(exc).__name__}); set "
             "CITEBOT_EMBEDDING_MODEL to 'packaged' or to a local sentence-transformers folder"
         ) from exc
+
+
+def _quiet_transformers() -> None:
+    """No "Loading weights" progress bar on stderr for every CLI command."""
+    try:
+        from transformers.utils import logging as hf_logging
+
+        hf_logging.disable_progress_bar()
+    except ImportError:
+        return
 
 
 class Embedder:

@@ -15,7 +15,14 @@ from index.errors import EmptyIndexError
 from index.extractive import ExtractConfig, ScoredSentence, choose, evidence, score_sentences
 from index.indexer import article_key
 from index.models import Answer, Citation, SearchHit, Turn
-from index.retrieve import Candidate, Method, RetrievalConfig, diversify, retrieve
+from index.retrieve import (
+    Candidate,
+    Method,
+    RetrievalConfig,
+    diversify,
+    recency_boosts,
+    retrieve,
+)
 from index.settings import Settings
 from index.snapshot import Snapshot
 from index.store import ChromaStore
@@ -48,9 +55,9 @@ class Answerer:
         if not snap.chunk_ids:
             return []
         vec = self.encoders.query(question)
-        cands = diversify(
-            snap, retrieve(snap, self.store, vec, question, method, self.retrieval), k
-        )
+        recency = recency_boosts(snap, question) if method == "hybrid" else None
+        found = retrieve(snap, self.store, vec, question, method, self.retrieval, None, recency)
+        cands = diversify(snap, found, k)
         return [self._hit(snap, c) for c in cands]
 
     def ask(
@@ -80,6 +87,7 @@ class Answerer:
             "hybrid",
             self.retrieval,
             {article_key(a): b for a, b in boosts.items()},
+            recency_boosts(snap, standalone),
         )
         passages = [self._passage(snap, c) for c in diversify(snap, cands, top_k)]
         timings["retrieve"] = _lap(clock)

@@ -7,6 +7,7 @@ list takes the best passage per article first.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Literal
@@ -38,6 +39,7 @@ class RetrievalConfig:
     alpha: float = 0.4  # weight of chunk cosine in the convex combination
     sentence_weight: float = 0.2  # weight of the best sentence's cosine in the chunk
     boost: float = 0.5  # extra weight for articles cited earlier in the conversation
+    recency: float = 0.2  # extra weight for the newest articles on "this week" questions
 
 
 def retrieve(
@@ -48,6 +50,7 @@ def retrieve(
     method: Method = "hybrid",
     config: RetrievalConfig = RetrievalConfig(),
     boosts: Mapping[str, float] | None = None,
+    recency: Mapping[str, float] | None = None,
 ) -> list[Candidate]:
     """All fused candidates, best first."""
     if not snap.chunk_ids:
@@ -63,14 +66,39 @@ def retrieve(
     else:
         sentences = _sentence_dense(snap, store, query_vec, config.pool)
         fused = _convex(dense, sentences, keyword, config)
-    if boosts:
+    if boosts or recency:
         top = max(fused.values(), default=1.0)
         for row in fused:
-            fused[row] += top * config.boost * boosts.get(snap.metas[row]["akey"], 0.0)
+            key = snap.metas[row]["akey"]
+            extra = config.boost * (boosts or {}).get(key, 0.0)
+            fused[row] += top * (extra + config.recency * (recency or {}).get(key, 0.0))
     ranked = sorted(fused.items(), key=lambda kv: -kv[1])
     return [
         Candidate(row, score, dense.get(row, 0.0), keyword.get(row, 0.0)) for row, score in ranked
     ]
+
+
+_TEMPORAL = re.compile(
+    r"\b(this (week|month|year|weekend)|last (week|month)|recent(ly)?|latest|newest|"
+    r"current(ly)?|now|today|yesterday|so far|upcoming)\b",
+    re.IGNORECASE,
+)
+
+
+def recency_boosts(snap: Snapshot, question: str) -> dict[str, float]:
+    """Recent articles first when the question asks about "this week", "latest", ...
+
+    News questions about the present want current coverage, not an older story
+    on the same subject. Boost 1.0 for articles from the newest month of the
+    archive, fading to 0 over a year; undated articles get none.
+    """
+    if not _TEMPORAL.search(question):
+        return {}
+    dated = snap.published_days
+    if not dated:
+        return {}
+    newest = max(dated.values())
+    return {k: max(0.0, min(1.0, 1.0 - (newest - d - 30) / 335)) for k, d in dated.items()}
 
 
 def diversify(snap: Snapshot, candidates: list[Candidate], k: int) -> list[Candidate]:

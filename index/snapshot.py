@@ -8,10 +8,12 @@ and rebuilds: the keyword index never drifts from the vector store.
 
 from __future__ import annotations
 
+import datetime as dt
 import hashlib
 import os
 import pickle
 from dataclasses import dataclass, field
+from functools import cached_property
 from pathlib import Path
 from typing import Any
 
@@ -34,14 +36,29 @@ class Snapshot:
     def __post_init__(self) -> None:
         self.row_of = {cid: i for i, cid in enumerate(self.chunk_ids)}
 
+    @cached_property
+    def published_days(self) -> dict[str, int]:
+        """Article key -> publication day (ordinal), for dated articles only."""
+        days = {k: _day(m.get("published")) for k, m in self.articles.items()}
+        return {k: d for k, d in days.items() if d is not None}
+
     def __getstate__(self) -> dict[str, Any]:
         state = dict(self.__dict__)
         state.pop("row_of", None)
+        state.pop("published_days", None)
         return state
 
     def __setstate__(self, state: dict[str, Any]) -> None:
         self.__dict__.update(state)
         self.__post_init__()
+
+
+def _day(value: object) -> int | None:
+    """Days since year 1 of an ISO date string ('2022-06-12...'), None if not a date."""
+    try:
+        return dt.date.fromisoformat(str(value)[:10]).toordinal()
+    except ValueError:
+        return None
 
 
 def load_snapshot(store: ChromaStore, state: StoreState, cache_dir: Path) -> Snapshot:

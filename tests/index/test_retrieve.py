@@ -1,0 +1,29 @@
+"""Retrieval details that are easy to get wrong: recency prior and per-article diversity."""
+
+from __future__ import annotations
+
+from index.retrieve import Candidate, diversify, recency_boosts
+from index.snapshot import Snapshot
+
+
+def snapshot(published: dict[str, str | None]) -> Snapshot:
+    articles = {key: ({"published": day} if day else {}) for key, day in published.items()}
+    metas = [{"akey": key} for key in published]
+    return Snapshot("b", 1, [f"{k}-0" for k in published], ["x"] * len(metas), metas, articles)
+
+
+def test_recency_prior_only_for_questions_about_now() -> None:
+    snap = snapshot({"new": "2022-07-10", "month": "2022-06-20", "old": "2020-01-01", "bbc": None})
+    boosts = recency_boosts(snap, "Which movie is top of the box office this week?")
+    assert boosts["new"] == 1.0 and boosts["month"] == 1.0  # within the newest month
+    assert boosts["old"] == 0.0 and "bbc" not in boosts  # old or undated: no boost
+    assert recency_boosts(snap, "Which movie won the 2004 box office?") == {}
+
+
+def test_diversify_takes_one_passage_per_article_first() -> None:
+    snap = snapshot({"a": None, "b": None})
+    snap.metas = [{"akey": "a"}, {"akey": "a"}, {"akey": "b"}]
+    snap.chunk_ids = ["a-0", "a-1", "b-0"]
+    ranked = [Candidate(0, 0.9), Candidate(1, 0.8), Candidate(2, 0.1)]
+    assert [c.row for c in diversify(snap, ranked, 2)] == [0, 2]
+    assert [c.row for c in diversify(snap, ranked, 3)] == [0, 2, 1]

@@ -68,16 +68,34 @@ def _previous(path: Path, quick: bool, wanted: Sequence[str]) -> dict[str, Any]:
 
 def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m bench", description=__doc__)
-    parser.add_argument("what", nargs="*", default=["all"],
-                        help=f"all | {' | '.join(BENCHES)} (several allowed)")
-    parser.add_argument("--quick", action="store_true",
-                        help="small subsets (< 3 min), a smoke test; numbers not representative")
-    parser.add_argument("--out", type=Path, default=RESULTS_DIR, help="results folder")
-    parser.add_argument("--max-questions", type=int, default=1000,
-                        help="cap SQuAD dev questions, evenly sampled over all 1,048 paragraphs "
-                        "(default 1000 keeps the full run near 30 min on 2 cores; 0 = all 5,696)")
-    parser.add_argument("--work", type=Path, default=None,
-                        help="keep indexes here instead of a temp dir (for inspection)")
+    parser.add_argument(
+        "what", nargs="*", default=["all"], help=f"all | {' | '.join(BENCHES)} (several allowed)"
+    )
+    parser.add_argument(
+        "--quick",
+        action="store_true",
+        help="small subsets (< 3 min), a smoke test; numbers not representative",
+    )
+    parser.add_argument(
+        "--out",
+        type=Path,
+        default=None,
+        help="results folder (default bench/results, or bench/results/quick with --quick so a "
+        "smoke test never overwrites the full numbers)",
+    )
+    parser.add_argument(
+        "--max-questions",
+        type=int,
+        default=1000,
+        help="cap SQuAD dev questions, evenly sampled over all 1,048 paragraphs "
+        "(default 1000 keeps the full run near 30 min on 2 cores; 0 = all 5,696)",
+    )
+    parser.add_argument(
+        "--work",
+        type=Path,
+        default=None,
+        help="keep indexes here instead of a temp dir (for inspection)",
+    )
     args = parser.parse_args(argv)
     max_questions = args.max_questions or None
     wanted = list(BENCHES) if "all" in args.what else args.what
@@ -85,6 +103,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     if unknown:
         parser.error(f"unknown bench: {', '.join(unknown)}")
 
+    if args.out is None:
+        args.out = RESULTS_DIR / "quick" if args.quick else RESULTS_DIR
     offline()
     args.out.mkdir(parents=True, exist_ok=True)
     results = _previous(args.out / "results.json", args.quick, wanted)

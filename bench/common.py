@@ -85,7 +85,12 @@ def run_timed(cmd: Sequence[str], env: dict[str, str], timeout: float = 1800) ->
     """Wall time of one subprocess (process start to exit)."""
     start = time.perf_counter()
     proc = subprocess.run(
-        list(cmd), env=env, cwd=PROJECT_ROOT, capture_output=True, text=True, timeout=timeout,
+        list(cmd),
+        env=env,
+        cwd=PROJECT_ROOT,
+        capture_output=True,
+        text=True,
+        timeout=timeout,
         check=False,
     )
     return Timed(time.perf_counter() - start, proc.returncode, proc.stdout, proc.stderr)

@@ -55,8 +55,12 @@ def _cli(args: list[str], data_dir: Path, runs: int) -> dict[str, Any]:
         timed = run_timed([*citebot_cmd(), *args], child_env(data_dir))
         times.append(timed.seconds)
         codes.append(timed.returncode)
-    return {"median_s": median(times), "runs": runs, "returncodes": codes,
-            "stderr_tail": timed.stderr[-300:] if any(codes) else ""}
+    return {
+        "median_s": median(times),
+        "runs": runs,
+        "returncodes": codes,
+        "stderr_tail": timed.stderr[-300:] if any(codes) else "",
+    }
 
 
 def run(quick: bool, work: Path, log: Log = print) -> dict[str, Any]:
@@ -92,7 +96,8 @@ def run(quick: bool, work: Path, log: Log = print) -> dict[str, Any]:
             path.write_text(NEW_ARTICLE.replace("Monday", f"Monday {i + 1} March"), "utf-8")
             adds.append(_cli(["index", "add", str(path)], data_dir, 1))
         out["add_one_cli"] = {
-            "median_s": median(a["median_s"] for a in adds), "runs": runs,
+            "median_s": median(a["median_s"] for a in adds),
+            "runs": runs,
             "returncodes": [a["returncodes"][0] for a in adds],
             "stderr_tail": next((a["stderr_tail"] for a in adds if a["stderr_tail"]), ""),
         }

@@ -59,8 +59,13 @@ def _stages(quick: bool) -> list[tuple[str, int | None]]:
     """(label, target chunk count); None = add the whole next block."""
     if quick:
         return [("seed", 0), ("+bbc 15", None), ("+bbc 30", None)]
-    return [("seed", 0), ("1k chunks", 1000), ("5k chunks", 5000), ("all BBC", None),
-            ("BBC + SQuAD dev", None)]
+    return [
+        ("seed", 0),
+        ("1k chunks", 1000),
+        ("5k chunks", 5000),
+        ("all BBC", None),
+        ("BBC + SQuAD dev", None),
+    ]
 
 
 class Growing:
@@ -129,8 +134,16 @@ def _cold(data_dir: Path, starter_dir: Path, runs: int, log: Log) -> dict[str, A
     else:
         out["citebot_ask_s"] = None
         out["citebot_note"] = "bot/cli.py not present"
-    cmd = [sys.executable, "-m", "bench.starter", "query", "--persist", str(starter_dir),
-           "--question", COLD_QUESTION]
+    cmd = [
+        sys.executable,
+        "-m",
+        "bench.starter",
+        "query",
+        "--persist",
+        str(starter_dir),
+        "--question",
+        COLD_QUESTION,
+    ]
     times = [run_timed(cmd, child_env()).seconds for _ in range(runs)]
     out["starter_query_s"] = median(times)
     return out

@@ -177,9 +177,12 @@ def run_squad(work: Path, quick: bool, max_questions: int | None, log: Log) -> d
     finally:
         indexes.close()
     return {
-        "articles": len(eval_set.articles), "questions": len(questions),
-        "questions_in_split": len(eval_set.questions), "citebot_chunks": chunks,
-        "starter_chunks": indexes.starter.nodes, "index_seconds": indexes.seconds,
+        "articles": len(eval_set.articles),
+        "questions": len(questions),
+        "questions_in_split": len(eval_set.questions),
+        "citebot_chunks": chunks,
+        "starter_chunks": indexes.starter.nodes,
+        "index_seconds": indexes.seconds,
         "methods": methods,
     }
 
@@ -202,9 +205,11 @@ def run_realtimeqa(work: Path, quick: bool, log: Log) -> dict[str, dict[str, Any
         log(f"realtimeqa dev: {len(eval_set.articles)} articles, {len(questions)} questions")
         indexes.add(_jsonl_corpus(eval_set, work))
         out["realtimeqa-dev"] = {
-            "articles": len(eval_set.articles), "questions": len(questions),
+            "articles": len(eval_set.articles),
+            "questions": len(questions),
             "citebot_chunks": indexes.library.status().chunks,
-            "starter_chunks": indexes.starter.nodes, "index_seconds": dict(indexes.seconds),
+            "starter_chunks": indexes.starter.nodes,
+            "index_seconds": dict(indexes.seconds),
             "methods": evaluate_all(indexes.library, indexes.starter, questions, log),
         }
         files = bbc_files(15 if quick else None)
@@ -212,9 +217,11 @@ def run_realtimeqa(work: Path, quick: bool, log: Log) -> dict[str, dict[str, Any
         sources = [str(bbc_dir())] if not quick else [str(_copy_tree(files, work / "bbc"))]
         indexes.add(Corpus(_bbc_records(files), sources))
         out["realtimeqa-dev+bbc"] = {
-            "articles": len(eval_set.articles) + len(files), "questions": len(questions),
+            "articles": len(eval_set.articles) + len(files),
+            "questions": len(questions),
             "citebot_chunks": indexes.library.status().chunks,
-            "starter_chunks": indexes.starter.nodes, "index_seconds": dict(indexes.seconds),
+            "starter_chunks": indexes.starter.nodes,
+            "index_seconds": dict(indexes.seconds),
             "methods": evaluate_all(indexes.library, indexes.starter, questions, log),
         }
     finally:
@@ -227,8 +234,8 @@ def _seed_records(library: Any, folder: Path) -> list[tuple[str, str, str]]:
     infos = library.list_articles(limit=10_000)
     records = []
     for path in sorted(folder.glob("*.txt")):
-        headline, _, body = path.read_text(encoding="utf-8", errors="replace").strip().partition(
-            "\n"
+        headline, _, body = (
+            path.read_text(encoding="utf-8", errors="replace").strip().partition("\n")
         )
         match = next(
             (a for a in infos if a.source and Path(a.source).name == path.name),
@@ -261,8 +268,11 @@ def run_seed(work: Path, quick: bool, log: Log) -> dict[str, Any] | None:
     finally:
         indexes.close()
     methods["starter"]["abstention_rate"] = 0.0  # a bare retriever always returns top-k
-    return {"articles": len(list(folder.glob("*.txt"))), "questions": len(questions),
-            "methods": methods}
+    return {
+        "articles": len(list(folder.glob("*.txt"))),
+        "questions": len(questions),
+        "methods": methods,
+    }
 
 
 def run(quick: bool, work: Path, log: Log = print, max_questions: int | None = None) -> dict:

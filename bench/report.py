@@ -43,29 +43,54 @@ def quality_section(quality: dict[str, Any]) -> str:
     for name, data in quality.get("datasets", {}).items():
         parts.append(
             f"**{name}** — {data['articles']} articles, {data['questions']} questions"
-            + (f" (evenly sampled from {data['questions_in_split']})"
-               if data.get("questions_in_split", data["questions"]) != data["questions"] else "")
-            + (f" (citebot {data['citebot_chunks']} chunks, starter {data['starter_chunks']})"
-               if "citebot_chunks" in data else "")
+            + (
+                f" (evenly sampled from {data['questions_in_split']})"
+                if data.get("questions_in_split", data["questions"]) != data["questions"]
+                else ""
+            )
+            + (
+                f" (citebot {data['citebot_chunks']} chunks, starter {data['starter_chunks']})"
+                if "citebot_chunks" in data
+                else ""
+            )
         )
         parts.append("")
         rows = []
         for key, method in data["methods"].items():
             cite = key == "citebot"
-            rows.append([
-                METHOD_LABELS.get(key, key),
-                pct(_recall(method, 1)), pct(_recall(method, 5)), pct(_recall(method, 10)),
-                num(method.get("mrr"), "{:.3f}"),
-                pct(method.get("answer_found")) if cite else
-                f"{pct(method.get('answer_in_top5'))} (in top-5)",
-                pct(method.get("abstention_rate")) if "abstention_rate" in method else "–",
-                pct(method.get("false_abstention_rate")) if cite else "–",
-                num(method.get("median_answer_words")) if cite else "–",
-                num(method.get("latency_p50_ms")),
-            ])
-        parts.append(table(
-            ["method", "R@1", "R@5", "R@10", "MRR", "gold answer", "abstain (unans.)",
-             "false abstain", "median words", "p50 ms"], rows))
+            rows.append(
+                [
+                    METHOD_LABELS.get(key, key),
+                    pct(_recall(method, 1)),
+                    pct(_recall(method, 5)),
+                    pct(_recall(method, 10)),
+                    num(method.get("mrr"), "{:.3f}"),
+                    pct(method.get("answer_found"))
+                    if cite
+                    else f"{pct(method.get('answer_in_top5'))} (in top-5)",
+                    pct(method.get("abstention_rate")) if "abstention_rate" in method else "–",
+                    pct(method.get("false_abstention_rate")) if cite else "–",
+                    num(method.get("median_answer_words")) if cite else "–",
+                    num(method.get("latency_p50_ms")),
+                ]
+            )
+        parts.append(
+            table(
+                [
+                    "method",
+                    "R@1",
+                    "R@5",
+                    "R@10",
+                    "MRR",
+                    "gold answer",
+                    "abstain (unans.)",
+                    "false abstain",
+                    "median words",
+                    "p50 ms",
+                ],
+                rows,
+            )
+        )
         parts.append("")
     for reason in quality.get("skipped", []):
         parts.append(f"_skipped: {reason}_")
@@ -84,19 +109,32 @@ def quality_section(quality: dict[str, Any]) -> str:
 def latency_section(latency: dict[str, Any]) -> str:
     rows = []
     for stage in latency.get("stages", []):
-        rows.append([
-            stage["stage"], str(stage["chunks"]),
-            f"{num(stage['ask']['p50_ms'])} / {num(stage['ask']['p95_ms'])}",
-            f"{num(stage['search']['p50_ms'])} / {num(stage['search']['p95_ms'])}",
-            str(stage["starter_chunks"]),
-            f"{num(stage['starter']['p50_ms'])} / {num(stage['starter']['p95_ms'])}",
-        ])
+        rows.append(
+            [
+                stage["stage"],
+                str(stage["chunks"]),
+                f"{num(stage['ask']['p50_ms'])} / {num(stage['ask']['p95_ms'])}",
+                f"{num(stage['search']['p50_ms'])} / {num(stage['search']['p95_ms'])}",
+                str(stage["starter_chunks"]),
+                f"{num(stage['starter']['p50_ms'])} / {num(stage['starter']['p95_ms'])}",
+            ]
+        )
     parts = [
-        "## Query latency", "",
+        "## Query latency",
+        "",
         f"Warm, in process, {latency.get('questions', '?')} questions per stage (ms, p50 / p95).",
         "",
-        table(["index", "citebot chunks", "citebot ask", "citebot search (hybrid)",
-               "starter chunks", "starter retrieve"], rows),
+        table(
+            [
+                "index",
+                "citebot chunks",
+                "citebot ask",
+                "citebot search (hybrid)",
+                "starter chunks",
+                "starter retrieve",
+            ],
+            rows,
+        ),
         "",
     ]
     cold = latency.get("cold")
@@ -118,26 +156,53 @@ def ingest_section(ingest: dict[str, Any]) -> str:
     add, status = ingest.get("add_one_cli", {}), ingest.get("status_cli", {})
     rebuild = ingest.get("rebuild", {})
     rows = [
-        ["full ingest", f"{num(full.get('seconds'), '{:.1f}')} s",
-         f"{full.get('chunks', '–')} chunks, {num(full.get('chunks_per_s'), '{:.1f}')} chunks/s, "
-         f"{full.get('added', '–')} added, {full.get('duplicates', '–')} duplicates; model "
-         f"load ({num(full.get('model_load_seconds'), '{:.1f}')} s) excluded"],
-        ["raw SentenceTransformer.encode, same chunks", f"{num(raw.get('seconds'), '{:.1f}')} s",
-         f"{num(raw.get('chunks_per_s'), '{:.1f}')} chunks/s (batch {raw.get('batch_size')})"],
-        ["re-add unchanged corpus", f"{num(again.get('seconds'), '{:.2f}')} s",
-         f"{pct(again.get('share_of_full'))} of full; whole process "
-         f"{num(again.get('process_seconds'), '{:.1f}')} s"],
-        ["`citebot index add` one new article (process)",
-         f"{num(add.get('median_s'), '{:.2f}')} s", "median, includes process start"],
-        ["`citebot index status` (process start baseline)",
-         f"{num(status.get('median_s'), '{:.2f}')} s", "median"],
-        ["rebuild", f"{num(rebuild.get('seconds'), '{:.1f}')} s",
-         f"{rebuild.get('chunks', '–')} chunks"],
+        [
+            "full ingest",
+            f"{num(full.get('seconds'), '{:.1f}')} s",
+            f"{full.get('chunks', '–')} chunks, "
+            f"{num(full.get('chunks_per_s'), '{:.1f}')} chunks/s, "
+            f"{full.get('added', '–')} added, {full.get('duplicates', '–')} duplicates; model "
+            f"load ({num(full.get('model_load_seconds'), '{:.1f}')} s) excluded",
+        ],
+        [
+            "raw SentenceTransformer.encode, same chunks",
+            f"{num(raw.get('seconds'), '{:.1f}')} s",
+            f"{num(raw.get('chunks_per_s'), '{:.1f}')} chunks/s (batch {raw.get('batch_size')})",
+        ],
+        [
+            "re-add unchanged corpus",
+            f"{num(again.get('seconds'), '{:.2f}')} s",
+            f"{pct(again.get('share_of_full'))} of full; whole process "
+            f"{num(again.get('process_seconds'), '{:.1f}')} s",
+        ],
+        [
+            "`citebot index add` one new article (process)",
+            f"{num(add.get('median_s'), '{:.2f}')} s",
+            "median, includes process start",
+        ],
+        [
+            "`citebot index status` (process start baseline)",
+            f"{num(status.get('median_s'), '{:.2f}')} s",
+            "median",
+        ],
+        [
+            "rebuild",
+            f"{num(rebuild.get('seconds'), '{:.1f}')} s",
+            f"{rebuild.get('chunks', '–')} chunks",
+        ],
     ]
-    return "\n".join([
-        "## Ingest", "", f"Sources: {', '.join(ingest.get('sources', []))}", "",
-        table(["step", "time", "notes"], rows), "", "![ingest](ingest.png)", "",
-    ])
+    return "\n".join(
+        [
+            "## Ingest",
+            "",
+            f"Sources: {', '.join(ingest.get('sources', []))}",
+            "",
+            table(["step", "time", "notes"], rows),
+            "",
+            "![ingest](ingest.png)",
+            "",
+        ]
+    )
 
 
 def memory_section(ingest: dict[str, Any] | None, discord: dict[str, Any] | None) -> str:
@@ -166,20 +231,28 @@ def _rss_items(data: dict[str, Any], prefix: str = "") -> list[tuple[str, float]
 def discord_section(discord: dict[str, Any] | None) -> str:
     if not discord:
         return ""
-    rows = [[k, f"{v:.4g}" if isinstance(v, float) else str(v)]
-            for k, v in discord.items() if isinstance(v, int | float | str)]
+    rows = [
+        [k, f"{v:.4g}" if isinstance(v, float) else str(v)]
+        for k, v in discord.items()
+        if isinstance(v, int | float | str)
+    ]
     return "\n".join(["## Discord bot under load", "", table(["metric", "value"], rows), ""])
 
 
 def machine_section(info: dict[str, Any], quick: bool, seconds: float) -> str:
     rows = [[k, str(v)] for k, v in info.items()]
     mode = "quick (smoke-test subsets; numbers are not representative)" if quick else "full"
-    return "\n".join([
-        "# citebot benchmarks", "",
-        f"Mode: {mode}. Total bench time {seconds / 60:.1f} min. "
-        "Every citebot figure sits beside a peer baseline measured in the same run.", "",
-        table(["machine", ""], rows), "",
-    ])
+    return "\n".join(
+        [
+            "# citebot benchmarks",
+            "",
+            f"Mode: {mode}. Total bench time {seconds / 60:.1f} min. "
+            "Every citebot figure sits beside a peer baseline measured in the same run.",
+            "",
+            table(["machine", ""], rows),
+            "",
+        ]
+    )
 
 
 def write_summary(results: dict[str, Any], out_dir: Path) -> Path:
@@ -247,15 +320,24 @@ def plot_latency(latency: dict[str, Any], path: Path) -> Path | None:
     if not stages:
         return None
     plt = _pyplot()
-    fig, (ax, ax_cold) = plt.subplots(1, 2, figsize=(10, 3.8),
-                                      gridspec_kw={"width_ratios": [2.2, 1]})
-    for key, label, xkey in (("ask", "citebot ask", "chunks"),
-                             ("search", "citebot search (hybrid)", "chunks"),
-                             ("starter", "LlamaIndex starter retrieve", "starter_chunks")):
+    fig, (ax, ax_cold) = plt.subplots(
+        1, 2, figsize=(10, 3.8), gridspec_kw={"width_ratios": [2.2, 1]}
+    )
+    for key, label, xkey in (
+        ("ask", "citebot ask", "chunks"),
+        ("search", "citebot search (hybrid)", "chunks"),
+        ("starter", "LlamaIndex starter retrieve", "starter_chunks"),
+    ):
         xs = [max(s[xkey], 1) for s in stages]
         line = ax.plot(xs, [s[key]["p50_ms"] for s in stages], marker="o", label=f"{label} p50")
-        ax.plot(xs, [s[key]["p95_ms"] for s in stages], ls="--", color=line[0].get_color(),
-                alpha=0.6, label=f"{label} p95")
+        ax.plot(
+            xs,
+            [s[key]["p95_ms"] for s in stages],
+            ls="--",
+            color=line[0].get_color(),
+            alpha=0.6,
+            label=f"{label} p95",
+        )
     ax.set_xscale("log")
     ax.set_xlabel("chunks in index (each system's own chunking)")
     ax.set_ylabel("warm query latency (ms)")
@@ -282,16 +364,20 @@ def plot_ingest(ingest: dict[str, Any], path: Path) -> Path | None:
         return None
     plt = _pyplot()
     fig, (ax_rate, ax_time) = plt.subplots(1, 2, figsize=(9, 3.5))
-    ax_rate.bar(["citebot ingest", "raw encode"],
-                [full.get("chunks_per_s") or 0, raw.get("chunks_per_s") or 0],
-                color=["tab:blue", "tab:gray"])
+    ax_rate.bar(
+        ["citebot ingest", "raw encode"],
+        [full.get("chunks_per_s") or 0, raw.get("chunks_per_s") or 0],
+        color=["tab:blue", "tab:gray"],
+    )
     ax_rate.set_ylabel("chunks / s")
     ax_rate.set_title("throughput, same chunk texts", fontsize=9)
-    steps = [("full", full.get("seconds")),
-             ("re-add\nunchanged", (ingest.get("readd_unchanged") or {}).get("seconds")),
-             ("add one\n(CLI)", (ingest.get("add_one_cli") or {}).get("median_s")),
-             ("status\n(CLI)", (ingest.get("status_cli") or {}).get("median_s")),
-             ("rebuild", (ingest.get("rebuild") or {}).get("seconds"))]
+    steps = [
+        ("full", full.get("seconds")),
+        ("re-add\nunchanged", (ingest.get("readd_unchanged") or {}).get("seconds")),
+        ("add one\n(CLI)", (ingest.get("add_one_cli") or {}).get("median_s")),
+        ("status\n(CLI)", (ingest.get("status_cli") or {}).get("median_s")),
+        ("rebuild", (ingest.get("rebuild") or {}).get("seconds")),
+    ]
     steps = [(n, v) for n, v in steps if v is not None]
     ax_time.bar([n for n, _ in steps], [v for _, v in steps], color="tab:blue")
     ax_time.set_ylabel("seconds")

@@ -130,8 +130,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     sub = parser.add_subparsers(dest="command", required=True)
     p_ingest = sub.add_parser("ingest")
     p_ingest.add_argument("--data-dir", type=Path, required=True)
-    p_ingest.add_argument("--cold-model", action="store_true",
-                          help="do not load the model before timing (re-add runs)")
+    p_ingest.add_argument(
+        "--cold-model",
+        action="store_true",
+        help="do not load the model before timing (re-add runs)",
+    )
     p_ingest.add_argument("sources", nargs="+")
     p_encode = sub.add_parser("encode")
     p_encode.add_argument("--data-dir", type=Path, required=True)

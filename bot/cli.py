@@ -75,12 +75,9 @@ def _library(ctx: typer.Context) -> Library:
 
 
 def _console():
-    import sys
-
     from rich.console import Console
 
-    # Piped output (scripts, CI logs) keeps one line per message: no hard wrapping.
-    return Console(highlight=False, soft_wrap=not sys.stdout.isatty())
+    return Console(highlight=False)
 
 
 # ---- index -------------------------------------------------------------------------

@@ -62,7 +62,8 @@ def render_report(console: Console, report: IngestReport, verb: str = "indexed")
         f"{verb}: [green]{len(report.added)} added[/], {len(report.updated)} updated, "
         f"{len(report.unchanged)} unchanged, {len(report.removed)} removed, "
         f"{len(report.duplicates)} duplicates, [red]{len(report.skipped)} skipped[/]; "
-        f"{report.chunks} chunks in {report.seconds:.1f} s"
+        f"{report.chunks} chunks in {report.seconds:.1f} s",
+        soft_wrap=True,  # one line per message, also in CI logs and pipes
     )
     for dup in report.duplicates:
         console.print(

@@ -17,12 +17,11 @@ from index.answering import Answerer
 from index.chroma_client import prepare_data_dir
 from index.encoders import Encoders
 from index.errors import BadInputError
-from index.indexer import Indexer, PreparedArticle, article_key, chunking_signature
+from index.indexer import Indexer, article_key, chunking_signature
 from index.locking import writer_lock
 from index.model_path import model_label
 from index.models import (
     Answer,
-    Article,
     ArticleInfo,
     IndexStatus,
     IngestReport,
@@ -306,4 +305,4 @@ def _info(meta: dict) -> ArticleInfo:
     )
 
 
-__all__ = ["Article", "Library", "PreparedArticle", "Progress"]
+__all__ = ["Library", "Progress"]

@@ -32,7 +32,13 @@ class NumpyQueryEncoder:
 
     def __init__(self, model_dir: str | Path, max_tokens: int = 256) -> None:
         from safetensors.numpy import load_file
+        from threadpoolctl import threadpool_limits
         from tokenizers import Tokenizer
+
+        # Tiny matmuls: several OpenBLAS threads fighting over a busy 2-core CPU made
+        # a query 10-15x slower. numpy's BLAS stays single-threaded from here on
+        # (torch, used for bulk ingest, has its own thread pool).
+        threadpool_limits(limits=1, user_api="blas")
 
         folder = Path(model_dir)
         config = json.loads((folder / "config.json").read_text())

@@ -21,6 +21,7 @@ os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")
 
 if TYPE_CHECKING:
     from index.library import Library
+    from index.models import IngestReport
     from index.settings import Settings
 
 app = typer.Typer(
@@ -94,9 +95,7 @@ def index_add(
     lib = _library(ctx)
     with progress_bar(enabled=not json_out) as progress:
         report = lib.ingest(sources, progress=progress)
-    _print_report(report, json_out, "indexed")
-    if report.skipped:
-        raise typer.Exit(1)
+    _finish(report, json_out, "indexed")
 
 
 @index_app.command("remove")
@@ -108,9 +107,7 @@ def index_remove(
 ) -> None:
     """Remove articles by id (see `citebot index list`)."""
     report = _library(ctx).remove(ids)
-    _print_report(report, json_out, "removed")
-    if report.skipped:
-        raise typer.Exit(1)
+    _finish(report, json_out, "removed")
 
 
 @index_app.command("list")
@@ -163,9 +160,7 @@ def index_update(ctx: typer.Context, json_out: JsonOpt = False) -> None:
 
     with progress_bar(enabled=not json_out) as progress:
         report = _library(ctx).update(progress=progress)
-    _print_report(report, json_out, "updated")
-    if report.skipped:
-        raise typer.Exit(1)
+    _finish(report, json_out, "updated")
 
 
 @index_app.command("watch")
@@ -236,6 +231,13 @@ def _check_mode(mode: str | None) -> str | None:
     if mode not in (None, "extractive", "llm"):
         raise BadInputError(f"--mode must be 'extractive' or 'llm', not {mode!r}")
     return mode
+
+
+def _finish(report: IngestReport, json_out: bool, verb: str) -> None:
+    """Print the report; exit 1 when anything was skipped (scripts must notice)."""
+    _print_report(report, json_out, verb)
+    if report.skipped:
+        raise typer.Exit(1)
 
 
 def _print_report(report, json_out: bool, verb: str) -> None:

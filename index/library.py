@@ -256,8 +256,13 @@ class Library:
     def _vanished_files(self, folders: Sequence[str]) -> list[str]:
         """Ids of articles read from a watched folder whose file is gone."""
         roots = [Path(f).resolve() for f in folders]
+        build = self.store.read_state().active_build
+        if build is None:
+            return []
         gone = []
-        for meta in self.snapshot().articles.values():
+        # The manifest, not the read snapshot: building a snapshot (BM25 over every
+        # chunk) after each folder sync would be wasted work for a writer.
+        for meta in self.store.manifest(build).values():
             source = Path(meta.get("source", ""))
             if (
                 source.is_absolute()

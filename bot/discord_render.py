@@ -349,6 +349,8 @@ def render_reindex(report: IngestReport, titles: dict[str, ArticleInfo] | None =
     )
     if report.skipped:
         counts += f", {len(report.skipped)} skipped"
+    if report.headline_only:
+        counts += f" ({len(report.headline_only)} headline only: no body text found)"
     text = f"🔄 Reindex finished in {report.seconds:.1f} s: {counts}."
     if not report.changed:
         text += " Nothing new."

@@ -71,6 +71,13 @@ def render_report(console: Console, report: IngestReport, verb: str = "indexed")
             markup=False,
             soft_wrap=True,
         )
+    for article_id in report.headline_only:
+        console.print(
+            f"  headline only: {article_id} (no body text found; indexed its headline and link)",
+            style="yellow",
+            markup=False,
+            soft_wrap=True,
+        )
     for skip in report.skipped:
         console.print(
             f"  skipped: {skip.source}: {skip.reason}", style="red", markup=False, soft_wrap=True

@@ -51,7 +51,8 @@ def chunk_article(
     budget = max_tokens - SPECIAL_TOKENS - title_tokens - 1
     spans, counts = _fit_long_sentences(text, spans, counts, budget, count_tokens)
     groups = _pack(counts, budget, overlap)
-    prefix = title + "\n"
+    # A headline-only story is its own text: repeating it would double its terms.
+    prefix = "" if text.strip() == title else title + "\n"
     chunks = [
         Chunk(
             index=i,

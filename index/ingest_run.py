@@ -90,6 +90,8 @@ class IngestRun:
         prepared = self.indexer.prepare(article)
         self.by_hash[digest] = article.id
         (self.report.updated if old is not None else self.report.added).append(article.id)
+        if article.headline_only:
+            self.report.headline_only.append(article.id)
         if old is not None:
             self.replaced.add(key)
         self.manifest[key] = {"article_id": article.id, "version": version, "hash": digest}

@@ -20,6 +20,11 @@ class Article(BaseModel):
     authors: list[str] = Field(default_factory=list)
     source: str = ""
 
+    @property
+    def headline_only(self) -> bool:
+        """A linked story whose body could not be read: the headline is its text."""
+        return self.text == self.title
+
 
 class Skipped(BaseModel):
     """A source (file, line, URL, entry) that could not become an article."""
@@ -52,6 +57,9 @@ class IngestReport(BaseModel):
     removed: list[str] = Field(default_factory=list)
     duplicates: list[dict[str, str]] = Field(default_factory=list)
     skipped: list[Skipped] = Field(default_factory=list)
+    headline_only: list[str] = Field(
+        default_factory=list, description="articles indexed from headline + link, no body"
+    )
     chunks: int = 0
     seconds: float = 0.0
 
@@ -68,6 +76,7 @@ class IngestReport(BaseModel):
             removed=self.removed + other.removed,
             duplicates=self.duplicates + other.duplicates,
             skipped=self.skipped + other.skipped,
+            headline_only=self.headline_only + other.headline_only,
             chunks=self.chunks + other.chunks,
             seconds=self.seconds + other.seconds,
         )

@@ -1,8 +1,12 @@
 """One place where every reader turns its findings into an ``Article``.
 
 Centralising this keeps the rules identical across formats: text is cleaned of
-boilerplate, an empty result is a skip, a missing title is derived, and
-dates/authors get one shape.
+boilerplate, a missing (or machine-made) title is derived, dates/authors get
+one shape, and an empty result is a skip. A JSON record of a story with a
+headline and a link but no readable body (a scraped video page, a paywall) may
+instead be indexed from its headline alone: it still answers "which automaker
+recalled ..." and links to the story. Page ``<title>``s are not trusted that
+far ("Menu", "Sign in").
 """
 
 from __future__ import annotations
@@ -15,6 +19,7 @@ from index.readers.boilerplate import clean_text
 from index.readers.dates import iso_date
 
 _MAX_TITLE = 120
+_IDENTIFIER_WORD = re.compile(r"\b(?=[a-z]*\d[a-z]*\d)(?=\d*[a-z])[a-z\d]{16,}\b", re.IGNORECASE)
 
 
 def build_article(
@@ -26,14 +31,20 @@ def build_article(
     url: str | None = None,
     published: object = None,
     authors: object = None,
+    allow_headline_only: bool = False,
 ) -> Article:
-    """Clean ``text`` and assemble an Article; ``SourceError`` if no text is left."""
+    """Clean ``text`` and assemble an Article; ``SourceError`` if nothing is left to index."""
     body = clean_text(text)
+    headline = _one_line(title)
+    if looks_like_identifier(headline):
+        headline = ""
     if not body:
-        raise SourceError("no article text found")
+        if not (allow_headline_only and headline and url):
+            raise SourceError("no article text found")
+        body = headline  # headline-only: see Article.headline_only
     return Article(
         id=article_id,
-        title=_one_line(title) or title_from_text(body),
+        title=headline or title_from_text(body),
         text=body,
         url=url or None,
         published=iso_date(published),
@@ -48,6 +59,12 @@ def title_from_text(text: str) -> str:
     if len(first) <= _MAX_TITLE:
         return first
     return first[:_MAX_TITLE].rsplit(" ", 1)[0].rstrip(",;:") + "…"
+
+
+def looks_like_identifier(title: str) -> bool:
+    """True for a title made from a URL hash or token ("H c164ac931cc84141..."),
+    which would be useless to show and would add noise to keyword search."""
+    return bool(_IDENTIFIER_WORD.search(title))
 
 
 def author_list(value: object) -> list[str]:

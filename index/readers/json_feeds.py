@@ -64,12 +64,14 @@ def _record(
     if not isinstance(record, dict):
         return Skipped(source=where, reason="not a JSON object")
     text = record.get("text")
-    if not isinstance(text, str) or not text.strip():
-        return Skipped(source=where, reason="missing 'text'")
     url = record.get("url") if isinstance(record.get("url"), str) else None
+    title = record.get("title")
+    if not isinstance(text, str) or not text.strip():
+        if not (url and isinstance(title, str) and title.strip()):
+            return Skipped(source=where, reason="missing 'text'")
+        text = ""  # headline + link: indexed as a headline-only story
     given = record.get("id")
     given_id = str(given).strip() if isinstance(given, str | int) else ""
-    title = record.get("title")
     try:
         return build_article(
             article_id=given_id or url or fallback_id or content_id(text),
@@ -79,6 +81,7 @@ def _record(
             url=url,
             published=record.get("published") or record.get("date"),
             authors=record.get("authors") or record.get("author"),
+            allow_headline_only=True,
         )
     except SourceError as err:
         return Skipped(source=where, reason=err.message)

@@ -205,6 +205,20 @@ def test_skip_lines_name_source_and_reason(
     assert "4 added" in result.stdout and "8 skipped" in result.stdout
 
 
+def test_headline_only_stories_are_named_and_do_not_fail_the_batch(
+    cli: Invoke, tmp_path: Path
+) -> None:
+    feed = tmp_path / "scraped.jsonl"
+    record = {"id": "ford", "url": "https://ex.com/ford", "title": "Ford recall", "text": " "}
+    feed.write_text(json.dumps(record) + "\n")
+    result = cli("index", "add", str(feed))
+    assert result.exit_code == 0, result.stdout
+    assert "1 added" in result.stdout
+    assert "headline only: ford (no body text found; indexed its headline and link)" in (
+        result.stdout
+    )
+
+
 def test_piped_skip_lines_are_not_wrapped(tmp_path: Path) -> None:
     deep = tmp_path / "a-folder-with-a-rather-long-name" / "and-another-level-below-it"
     deep.mkdir(parents=True)

@@ -282,6 +282,8 @@ def test_reindex_summary_is_short() -> None:
     assert text.startswith("🔄 Reindex finished in 2.5 s: 500 added")
     assert "First" in text and "@everyone" not in text
     assert "Nothing new" in render.render_reindex(IngestReport())
+    headlines = render.render_reindex(IngestReport(added=["v"], headline_only=["v"]))
+    assert "1 added, 0 updated, 0 removed, 0 unchanged (1 headline only" in headlines
 
 
 def test_new_article_notice() -> None:

@@ -154,3 +154,8 @@ def test_sentence_spans_map_back_into_chunk_text(encoders: Encoders, seed_path: 
 
 def test_blank_text_gives_no_chunks(encoders: Encoders) -> None:
     assert chunk(encoders, "Only a title", "  \n\n ").chunks == []
+
+
+def test_headline_only_story_is_one_chunk_without_a_repeated_headline(encoders: Encoders) -> None:
+    chunked = chunk(encoders, "Ford recall", "Ford recall")
+    assert [(c.text, c.prefix_len) for c in chunked.chunks] == [("Ford recall", 0)]

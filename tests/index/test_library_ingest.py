@@ -7,6 +7,7 @@ under a second.
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 from typing import Any
 
@@ -348,3 +349,23 @@ def test_unreadable_snapshot_cache_is_rebuilt(tmp_path: Path, make_library: Libr
         cache.write_bytes(data)
         assert hit_ids(make_library(tmp_path), "zq0", "bm25") == ["a.txt"], name
         assert cache.read_bytes() != data, name  # replaced by a good snapshot
+
+
+def test_headline_only_story_is_reported_cited_and_survives_rebuild(
+    tmp_path: Path, make_library: LibraryFactory
+) -> None:
+    """A scraped video page (headline + link, no body) still answers and links to the story."""
+    folder = tmp_path / "news"
+    write_news(folder, 3)
+    feed = tmp_path / "scraped.jsonl"
+    record = {"id": "ford", "url": "https://ex.com/ford-recall", "title": "Ford recalls pickups"}
+    feed.write_text(json.dumps(record) + "\n")
+    lib = make_library(tmp_path)
+    report = lib.ingest([str(folder), str(feed)])
+    assert report.headline_only == ["ford"] and "ford" in report.added
+
+    answer = lib.ask("Which carmaker recalls pickups?")
+    assert answer.citations[0].article_id == "ford"
+    assert answer.citations[0].passage == "Ford recalls pickups"
+    assert answer.citations[0].url == "https://ex.com/ford-recall"
+    assert lib.rebuild().headline_only == ["ford"]

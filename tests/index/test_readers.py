@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hashlib
+import json
 import random
 import socket
 import subprocess
@@ -14,16 +15,17 @@ from pathlib import Path
 
 import pytest
 
+from index.eval_datasets import bbc_dir, realtimeqa_dir
 from index.models import Article, Skipped
 from index.readers import FeedSeen, is_url, iter_source
 from index.readers import web as web_module
 from index.readers.boilerplate import clean_text, is_chrome
 from index.readers.dates import iso_date
+from tests.conftest import SEED
 from tests.index.http_fixtures import LocalServer, LocalSite
 
-SEED = Path("/work/shared/seed/nyc-mayor-facial-recognition.txt")
-BBC = Path("/work/shared/datasets/bbc-news")
-RTQA = Path("/work/shared/datasets/realtimeqa-2022/articles.jsonl")
+BBC = bbc_dir()
+RTQA = realtimeqa_dir() / "articles.jsonl"
 
 PARAGRAPHS = (
     "<p>The city council voted 7-2 on Tuesday to build twelve miles of protected bike "
@@ -256,6 +258,46 @@ def test_jsonl_keeps_ids_uses_urls_and_hashes_and_names_bad_lines(tmp_path: Path
     assert bad[1].reason == "missing 'text'"
 
 
+AD_WIDGET = (
+    "1. How relevant is this ad to you?\n\nVideo player was slow to load content Video "
+    "content never loaded Ad froze or did not finish loading"
+)
+
+
+def test_jsonl_story_with_headline_and_link_but_no_body_is_indexed_from_its_headline(
+    tmp_path: Path,
+) -> None:
+    path = tmp_path / "scraped.jsonl"
+    records = [
+        {"id": "ford", "url": "https://ex.com/ford", "title": "Ford recall", "text": AD_WIDGET},
+        {"url": "https://ex.com/sprite", "title": "Sprite green bottle"},
+        {"id": "no-link", "title": "Walmart prices", "text": AD_WIDGET},
+        {"id": "full", "url": "https://ex.com/full", "title": "Full story", "text": "A body."},
+    ]
+    path.write_text("\n".join(json.dumps(r) for r in records))
+    items = read(path)
+    found = {a.id: a for a in articles(items)}
+    assert found["ford"].text == "Ford recall" and found["ford"].headline_only
+    assert found["https://ex.com/sprite"].text == "Sprite green bottle"
+    assert found["https://ex.com/sprite"].url == "https://ex.com/sprite"
+    assert not found["full"].headline_only
+    assert [(s.source, s.reason) for s in skips(items)] == [(f"{path}:3", "no article text found")]
+
+
+def test_machine_made_titles_give_way_to_the_first_line(tmp_path: Path) -> None:
+    path = tmp_path / "slugs.jsonl"
+    body = "The United States on Monday unveiled a new player in the war.\n\nMore text."
+    records = [
+        {"id": "hex", "title": "H c164ac931cc8414108b8bbae8f859e65", "text": body},
+        {"id": "b64", "title": "Qp3v0bv90zxjtpte2nty0otg5njkymzzj", "text": body},
+        {"id": "ok", "title": "Windows 11 22H2 update delayed", "text": body},
+    ]
+    path.write_text("\n".join(json.dumps(r) for r in records))
+    titles = {a.id: a.title for a in articles(read(path))}
+    first_line = "The United States on Monday unveiled a new player in the war."
+    assert titles == {"hex": first_line, "b64": first_line, "ok": "Windows 11 22H2 update delayed"}
+
+
 def test_json_array_and_articles_object(tmp_path: Path) -> None:
     array = tmp_path / "list.json"
     array.write_text('[{"id": 7, "title": "T", "text": "Body."}, {"title": "no text"}, 5]')
@@ -404,13 +446,15 @@ def test_bbc_sport_folder_reads_including_latin1_file() -> None:
 
 
 @pytest.mark.skipif(not RTQA.exists(), reason="RealTime QA dataset not present")
-def test_realtimeqa_jsonl_keeps_ids_and_skips_ad_widget_records() -> None:
+def test_realtimeqa_jsonl_keeps_ids_and_reads_ad_widget_records_as_headlines() -> None:
     items = read(RTQA)
     found = articles(items)
-    assert len(found) + len(skips(items)) == 218
+    assert len(found) == 218 and skips(items) == []
     assert found[0].id == "5b14cd16b6fe" and found[0].published == "2022-06-12"
-    assert all(s.reason == "no article text found" for s in skips(items))
     assert not any("How relevant is this ad" in a.text for a in found)
+    headlines = {a.id: a.text for a in found if a.headline_only}
+    assert headlines["80ca9b5ed2ad"] == "Ford recall"  # a CNN video page: only the ad form
+    assert len(headlines) == 14
 
 
 # --- web pages and feeds ----------------------------------------------------------------

@@ -5,8 +5,9 @@ and by the starter pipeline, then every question is run through:
 
 * ``citebot`` — ``Library.ask`` (extractive, hybrid): gold article among the
   citations (recall/MRR over distinct cited articles), gold answer in the
-  answer text, abstentions, answer length, latency;
-* ``hybrid`` / ``dense`` / ``bm25`` — ``Library.search(method=...)`` top-10;
+  answer text, abstentions, answer length, latency; a RealTime QA quiz is
+  asked as of its date, and ``citebot-undated`` repeats it without the date;
+* ``hybrid`` / ``dense`` / ``bm25`` — ``Library.search(method=...)`` top-10 (undated);
 * ``starter`` — ``as_retriever(similarity_top_k=10)`` of the starter pipeline.
 
 Retrieval recall@k counts the gold article among the top-k *chunks* (k=1..10),
@@ -75,8 +76,10 @@ def retrieval_metrics(
     }
 
 
-def citebot_metrics(library: Any, questions: Sequence[EvalQuestion]) -> dict[str, Any]:
-    results = run_eval(library, questions)
+def citebot_metrics(
+    library: Any, questions: Sequence[EvalQuestion], use_dates: bool = True
+) -> dict[str, Any]:
+    results = run_eval(library, questions, use_dates=use_dates)
     summary = summarize(results, ks=KS).to_dict()
     summary["recall"] = {int(k.lstrip("@")): v for k, v in summary["recall"].items()}
     return summary
@@ -89,6 +92,8 @@ def evaluate_all(
     methods: dict[str, Any] = {}
     log(f"  citebot ask × {len(questions)}")
     methods["citebot"] = citebot_metrics(library, questions)
+    if any(q.as_of for q in questions):  # show what the as-of date adds
+        methods["citebot-undated"] = citebot_metrics(library, questions, use_dates=False)
     for method in RETRIEVERS:
         log(f"  search {method}")
         methods[method] = retrieval_metrics(

@@ -12,6 +12,7 @@ from typing import Any
 
 METHOD_LABELS = {
     "citebot": "citebot answer (citations)",
+    "citebot-undated": "citebot answer, as-of dates ignored",
     "hybrid": "citebot search hybrid",
     "dense": "citebot search dense",
     "bm25": "citebot search BM25",
@@ -57,7 +58,7 @@ def quality_section(quality: dict[str, Any]) -> str:
         parts.append("")
         rows = []
         for key, method in data["methods"].items():
-            cite = key == "citebot"
+            cite = key.startswith("citebot")
             rows.append(
                 [
                     METHOD_LABELS.get(key, key),
@@ -95,7 +96,8 @@ def quality_section(quality: dict[str, Any]) -> str:
     for reason in quality.get("skipped", []):
         parts.append(f"_skipped: {reason}_")
     parts += [
-        "Recall@k: citebot answer = gold article among the first k distinct cited articles; "
+        "Recall@k: citebot answer = gold article among the first k distinct cited articles "
+        "(RealTime QA: each quiz asked as of its date, `citebot eval --undated` ignores it); "
         "retrievers = gold article among the top-k chunks. Gold answer: SQuAD-normalised gold "
         "string inside the answer text (citebot) or inside the top-5 passages (retrievers, "
         "an upper bound for what a reader could extract). The starter never abstains.",

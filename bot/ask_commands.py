@@ -2,15 +2,44 @@
 
 from __future__ import annotations
 
+import datetime as dt
 import json
+from collections.abc import Sequence
+from dataclasses import dataclass
 from pathlib import Path
+from typing import Literal
 
 import typer
 from rich.console import Console
 
 from index.errors import BadInputError, CitebotError
 from index.library import Library
-from index.models import Answer
+from index.models import Answer, Turn
+from index.readers.dates import day_of
+
+
+@dataclass(frozen=True)
+class AskOptions:
+    """The options `ask` and `chat` share, checked once by the CLI."""
+
+    top_k: int | None = None
+    mode: Literal["extractive", "llm"] | None = None
+    as_of: dt.date | None = None
+
+    def ask(
+        self, lib: Library, question: str, history: Sequence[Turn] = (), as_of: object = None
+    ) -> Answer:
+        """``as_of`` (a line's own date) overrides the option's."""
+        day = parse_as_of(as_of, "'as_of'") if as_of is not None else self.as_of
+        return lib.ask(question, history, top_k=self.top_k, mode=self.mode, as_of=day)
+
+
+def parse_as_of(value: object, what: str = "--as-of") -> dt.date:
+    """A date like 2022-06-17 (or 2022/06/17), else a one-line BadInputError."""
+    day = day_of(value)
+    if day is None:
+        raise BadInputError(f"{what} must be a date like 2022-06-17, not {value!r}")
+    return day
 
 
 def answer_json(answer: Answer) -> dict:
@@ -22,6 +51,7 @@ def answer_json(answer: Answer) -> dict:
         "citations": [c.model_dump() for c in answer.citations],
         "related": [c.model_dump() for c in answer.related],
         "resolved_question": answer.resolved_question,
+        "as_of": answer.as_of,
         "notes": answer.notes,
         "mode": answer.mode,
         "timings_ms": answer.timings_ms,
@@ -29,14 +59,9 @@ def answer_json(answer: Answer) -> dict:
 
 
 def ask_one(
-    lib: Library,
-    question: str,
-    json_out: bool,
-    top_k: int | None,
-    mode: str | None,
-    console: Console,
+    lib: Library, question: str, json_out: bool, options: AskOptions, console: Console
 ) -> None:
-    answer = lib.ask(question, top_k=top_k, mode=mode)  # type: ignore[arg-type]
+    answer = options.ask(lib, question)
     if json_out:
         typer.echo(json.dumps(answer_json(answer), ensure_ascii=False))
     else:
@@ -45,8 +70,10 @@ def ask_one(
         render_answer(console, answer)
 
 
-def ask_many(lib: Library, path: Path, top_k: int | None, mode: str | None) -> None:
-    """One JSON object per input line, in order; a bad line yields an error object."""
+def ask_many(lib: Library, path: Path, options: AskOptions) -> None:
+    """One JSON object per input line, in order; a bad line yields an error object.
+
+    A line may carry its own ``as_of`` date (a dated quiz, say)."""
     try:
         lines = path.read_text(encoding="utf-8").splitlines()
     except OSError as exc:
@@ -58,7 +85,7 @@ def ask_many(lib: Library, path: Path, top_k: int | None, mode: str | None) -> N
             item = json.loads(line)
             if not isinstance(item, dict) or not isinstance(item.get("question"), str):
                 raise BadInputError("expected an object with a 'question' string")
-            answer = lib.ask(item["question"], top_k=top_k, mode=mode)  # type: ignore[arg-type]
+            answer = options.ask(lib, item["question"], as_of=item.get("as_of"))
             out = {"id": item.get("id", number), **answer_json(answer)}
         except json.JSONDecodeError as exc:
             out = {"id": number, "error": f"{path}:{number}: not valid JSON ({exc.msg})"}

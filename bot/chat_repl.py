@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from rich.console import Console
 
+from bot.ask_commands import AskOptions
 from bot.terminal_render import render_answer
 from index.errors import CitebotError
 from index.library import Library
@@ -12,7 +13,7 @@ from index.models import Answer, Turn
 HELP = "Ask anything about the articles. /sources shows the last sources, /reset forgets, /quit."
 
 
-def run_chat(lib: Library, console: Console, top_k: int | None, mode: str | None) -> None:
+def run_chat(lib: Library, console: Console, options: AskOptions) -> None:
     console.print(HELP, style="dim")
     history: list[Turn] = []
     last: Answer | None = None
@@ -35,7 +36,7 @@ def run_chat(lib: Library, console: Console, top_k: int | None, mode: str | None
             console.print(HELP, style="dim")
             continue
         try:
-            last = lib.ask(line, history, top_k=top_k, mode=mode)  # type: ignore[arg-type]
+            last = options.ask(lib, line, history)
         except CitebotError as err:
             console.print(f"citebot: {err}", style="red")
             continue

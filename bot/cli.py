@@ -20,6 +20,7 @@ from bot.cli_errors import friendly_errors
 os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")
 
 if TYPE_CHECKING:
+    from bot.ask_commands import AskOptions
     from index.library import Library
     from index.models import IngestReport
     from index.settings import Settings
@@ -37,6 +38,17 @@ index_app = typer.Typer(
 app.add_typer(index_app, name="index")
 
 JsonOpt = Annotated[bool, typer.Option("--json", help="Print JSON for scripts.")]
+TopKOpt = Annotated[int | None, typer.Option("--top-k", min=1, max=20)]
+ModeOpt = Annotated[str | None, typer.Option("--mode", help="extractive | llm")]
+AsOfOpt = Annotated[
+    str | None,
+    typer.Option(
+        "--as-of",
+        metavar="DATE",
+        help="Answer as on DATE (e.g. 2022-06-17): later articles are left out and "
+        '"this week" means that week.',
+    ),
+]
 
 
 @app.callback()
@@ -187,35 +199,38 @@ def ask(
     questions_file: Annotated[
         Path | None, typer.Option("--questions-file", help='JSONL of {"id", "question"}.')
     ] = None,
-    top_k: Annotated[int | None, typer.Option("--top-k", min=1, max=20)] = None,
-    mode: Annotated[str | None, typer.Option("--mode", help="extractive | llm")] = None,
+    top_k: TopKOpt = None,
+    mode: ModeOpt = None,
+    as_of: AsOfOpt = None,
 ) -> None:
     """Answer a question from the indexed articles, with numbered citations."""
     from bot.ask_commands import ask_many, ask_one
 
+    options = _ask_options(top_k, mode, as_of)
     lib = _ready_library(ctx)
-    mode = _check_mode(mode)
     if questions_file is not None:
-        ask_many(lib, questions_file, top_k, mode)
+        ask_many(lib, questions_file, options)
     elif question is None:
         from index.errors import BadInputError
 
         raise BadInputError('give a question, e.g. citebot ask "Who is Derrick Ingram?"')
     else:
-        ask_one(lib, question, json_out, top_k, mode, _console())
+        ask_one(lib, question, json_out, options, _console())
 
 
 @app.command("chat")
 @friendly_errors
 def chat(
     ctx: typer.Context,
-    top_k: Annotated[int | None, typer.Option("--top-k", min=1, max=20)] = None,
-    mode: Annotated[str | None, typer.Option("--mode", help="extractive | llm")] = None,
+    top_k: TopKOpt = None,
+    mode: ModeOpt = None,
+    as_of: AsOfOpt = None,
 ) -> None:
     """Interactive questions with follow-ups (/sources, /reset, /quit)."""
     from bot.chat_repl import run_chat
 
-    run_chat(_ready_library(ctx), _console(), top_k, _check_mode(mode))
+    options = _ask_options(top_k, mode, as_of)
+    run_chat(_ready_library(ctx), _console(), options)
 
 
 def _ready_library(ctx: typer.Context) -> Library:
@@ -225,12 +240,15 @@ def _ready_library(ctx: typer.Context) -> Library:
     return lib
 
 
-def _check_mode(mode: str | None) -> str | None:
+def _ask_options(top_k: int | None, mode: str | None, as_of: str | None) -> AskOptions:
+    """Options checked before any model or index is loaded."""
+    from bot.ask_commands import AskOptions, parse_as_of
     from index.errors import BadInputError
 
     if mode not in (None, "extractive", "llm"):
         raise BadInputError(f"--mode must be 'extractive' or 'llm', not {mode!r}")
-    return mode
+    day = parse_as_of(as_of) if as_of is not None else None
+    return AskOptions(top_k=top_k, mode=mode, as_of=day)  # type: ignore[arg-type]
 
 
 def _finish(report: IngestReport, json_out: bool, verb: str) -> None:

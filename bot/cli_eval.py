@@ -29,7 +29,8 @@ def register(app: typer.Typer) -> None:
 
 def eval_command(
     file: Path | None = typer.Argument(
-        None, help="Questions JSONL: {question, answer?, article_id?, answerable?} per line."
+        None,
+        help="Questions JSONL: {question, answer?, article_id?, answerable?, as_of?} per line.",
     ),
     dataset: str | None = typer.Option(
         None,
@@ -45,6 +46,11 @@ def eval_command(
     as_json: bool = typer.Option(False, "--json", help="Print one JSON object."),
     failures: int = typer.Option(0, "--failures", min=0, help="List the N worst misses."),
     limit: int | None = typer.Option(None, "--limit", min=1, help="Ask only the first N."),
+    undated: bool = typer.Option(
+        False,
+        "--undated",
+        help="Ignore the questions' as-of dates (RealTime QA quizzes carry their week).",
+    ),
 ) -> None:
     """Ask every question and report citation recall, answer accuracy and abstention."""
     from rich.console import Console
@@ -64,6 +70,7 @@ def eval_command(
         limit,
         show_progress=not as_json,
         err=err,
+        use_dates=not undated,
     )
 
     worst = worst_failures(results, failures)
@@ -89,6 +96,7 @@ def _run(
     *,
     show_progress: bool,
     err: Console,
+    use_dates: bool = True,
 ) -> tuple[EvalSummary, list[QuestionResult]]:
     from index.errors import BadInputError
     from index.evaluation import load_questions, run_eval, summarize
@@ -136,6 +144,7 @@ def _run(
                 questions,
                 top_k=top_k,
                 on_result=lambda _r: progress.advance(asking),
+                use_dates=use_dates,
             )
     finally:
         library.close()

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import datetime as dt
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -16,12 +17,13 @@ from index.extractive import ExtractConfig, ScoredSentence, choose, evidence, sc
 from index.indexer import article_key
 from index.models import Answer, Citation, SearchHit, Turn
 from index.retrieve import (
+    NO_FOCUS,
     Candidate,
     Method,
     RetrievalConfig,
     diversify,
-    recency_boosts,
     retrieve,
+    time_focus,
 )
 from index.settings import Settings
 from index.snapshot import Snapshot
@@ -51,17 +53,25 @@ class Answerer:
         if settings.abstain_threshold is not None:
             self.extract = ExtractConfig(abstain_below=settings.abstain_threshold)
 
-    def search(self, snap: Snapshot, question: str, k: int, method: Method) -> list[SearchHit]:
+    def search(
+        self, snap: Snapshot, question: str, k: int, method: Method, as_of: dt.date | None = None
+    ) -> list[SearchHit]:
         if not snap.chunk_ids:
             return []
         vec = self.encoders.query(question)
-        recency = recency_boosts(snap, question) if method == "hybrid" else None
-        found = retrieve(snap, self.store, vec, question, method, self.retrieval, None, recency)
+        focus = time_focus(snap, question, as_of) if method == "hybrid" else NO_FOCUS
+        found = retrieve(snap, self.store, vec, question, method, self.retrieval, focus)
         cands = diversify(snap, found, k)
         return [self._hit(snap, c) for c in cands]
 
     def ask(
-        self, snap: Snapshot, question: str, history: Sequence[Turn], top_k: int, mode: str
+        self,
+        snap: Snapshot,
+        question: str,
+        history: Sequence[Turn],
+        top_k: int,
+        mode: str,
+        as_of: dt.date | None = None,
     ) -> Answer:
         if not snap.chunk_ids:
             raise EmptyIndexError(
@@ -79,16 +89,9 @@ class Answerer:
         vec = self.encoders.query(query)
         timings["embed"] = _lap(clock)
         clock = time.perf_counter()
-        cands = retrieve(
-            snap,
-            self.store,
-            vec,
-            query,
-            "hybrid",
-            self.retrieval,
-            {article_key(a): b for a, b in boosts.items()},
-            recency_boosts(snap, standalone),
-        )
+        keyed = {article_key(a): b for a, b in boosts.items()}
+        focus = time_focus(snap, standalone, as_of, keyed)
+        cands = retrieve(snap, self.store, vec, query, "hybrid", self.retrieval, focus)
         passages = [self._passage(snap, c) for c in diversify(snap, cands, top_k)]
         timings["retrieve"] = _lap(clock)
         clock = time.perf_counter()
@@ -96,6 +99,12 @@ class Answerer:
         # must answer what is asked now: score words against the question as asked.
         scored = self._score(snap, passages, vec, standalone)
         answer = self._compose(question, query, passages, scored)
+        if as_of is not None:
+            answer.as_of = as_of.isoformat()
+            if focus.excluded:
+                answer.notes.append(
+                    f"as of {as_of.isoformat()}: {len(focus.excluded)} later article(s) left out"
+                )
         timings["extract"] = _lap(clock)
         if llm is not None:
             from index.llm_mode import rewrite_with_llm

@@ -16,6 +16,7 @@ questions. Splits follow the dataset README: tune and report on ``dev`` only.
 
 from __future__ import annotations
 
+import datetime as dt
 import json
 import os
 from collections.abc import Iterator, Sequence
@@ -171,6 +172,14 @@ def realtimeqa_in_split(question_id: str, split: str) -> bool:
     return split == "all" or (dev if split == "dev" else not dev)
 
 
+def quiz_date(question_id: str) -> dt.date | None:
+    """The day a RealTime QA quiz was published: its id starts with it ("20220617_9")."""
+    try:
+        return dt.datetime.strptime(question_id[:8], "%Y%m%d").date()
+    except ValueError:
+        return None
+
+
 def load_realtimeqa(
     split: str = "dev", *, bbc_distractors: bool = False, folder: Path | None = None
 ) -> EvalSet:
@@ -192,6 +201,7 @@ def load_realtimeqa(
             answers=(q["answer"],) if q.get("answer") else (),
             article_ids=tuple(q.get("gold_article_ids") or ()),
             id=str(q["id"]),
+            as_of=quiz_date(str(q["id"])),
         )
         for q in _jsonl(require(root / "questions.jsonl", "RealTime QA questions"))
         if realtimeqa_in_split(str(q["id"]), split)

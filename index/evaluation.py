@@ -19,6 +19,7 @@ Conventions (documented here because the numbers depend on them):
 
 from __future__ import annotations
 
+import datetime as dt
 import json
 import math
 import re
@@ -31,6 +32,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from index.errors import BadInputError
+from index.readers.dates import day_of
 
 if TYPE_CHECKING:
     from index.library import Library
@@ -48,6 +50,7 @@ class EvalQuestion:
     article_ids: tuple[str, ...] = ()
     answerable: bool = True
     id: str | None = None
+    as_of: dt.date | None = None  # ask as on this day (a dated news quiz)
 
 
 @dataclass
@@ -115,12 +118,16 @@ def parse_question(obj: Any, where: str) -> EvalQuestion:
     if not isinstance(answerable, bool):
         raise BadInputError(f"{where}: 'answerable' must be true or false")
     qid = obj.get("id")
+    as_of = day_of(obj["as_of"]) if obj.get("as_of") is not None else None
+    if obj.get("as_of") is not None and as_of is None:
+        raise BadInputError(f"{where}: 'as_of' must be a date like 2022-06-17")
     return EvalQuestion(
         question=question.strip(),
         answers=answers,
         article_ids=article_ids,
         answerable=answerable,
         id=None if qid is None else str(qid),
+        as_of=as_of,
     )
 
 
@@ -361,12 +368,16 @@ def run_eval(
     *,
     top_k: int | None = None,
     on_result: Tick | None = None,
+    use_dates: bool = True,
 ) -> list[QuestionResult]:
-    """Ask every question (no history: each is independent) and score it."""
+    """Ask every question (no history: each is independent) and score it.
+
+    A question's ``as_of`` date is passed on unless ``use_dates`` is off."""
     results = []
     for question in questions:
         start = time.perf_counter()
-        answer = library.ask(question.question, (), top_k=top_k)
+        as_of = question.as_of if use_dates else None
+        answer = library.ask(question.question, (), top_k=top_k, as_of=as_of)
         latency = (time.perf_counter() - start) * 1000.0
         result = score_answer(question, answer, latency)
         results.append(result)

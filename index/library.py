@@ -7,6 +7,7 @@ side. Heavy parts (Chroma, torch) are created on first use.
 
 from __future__ import annotations
 
+import datetime as dt
 import time
 from collections.abc import Callable, Iterable, Sequence
 from functools import cached_property
@@ -184,9 +185,16 @@ class Library:
             and state.chunking != chunking_signature(self.settings),
         )
 
-    def search(self, question: str, k: int = 10, method: Method = "hybrid") -> list[SearchHit]:
+    def search(
+        self,
+        question: str,
+        k: int = 10,
+        method: Method = "hybrid",
+        *,
+        as_of: dt.date | None = None,
+    ) -> list[SearchHit]:
         question = clean_question(question)
-        return self.answerer.search(self.snapshot(), question, k, method)
+        return self.answerer.search(self.snapshot(), question, k, method, as_of)
 
     def ask(
         self,
@@ -195,7 +203,10 @@ class Library:
         *,
         top_k: int | None = None,
         mode: Literal["extractive", "llm"] | None = None,
+        as_of: dt.date | None = None,
     ) -> Answer:
+        """Answer with citations; ``as_of`` answers as on that day (later articles unused,
+        "this week" means that week), e.g. for archive questions or dated quizzes."""
         question = clean_question(question)
         return self.answerer.ask(
             self.snapshot(),
@@ -203,6 +214,7 @@ class Library:
             history,
             top_k or self.settings.top_k,
             mode or self.settings.mode,
+            as_of,
         )
 
     def close(self) -> None:

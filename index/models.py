@@ -128,6 +128,9 @@ class Answer(BaseModel):
     notes: list[str] = Field(default_factory=list)
     mode: str = "extractive"
     resolved_question: str | None = None
+    as_of: str | None = Field(
+        default=None, description="ISO date the question was asked as of; later articles unused"
+    )
     timings_ms: dict[str, float] = Field(default_factory=dict)
 
     def as_turn(self) -> Turn:

@@ -55,3 +55,9 @@ def _valid_date(text: str) -> str | None:
         return date.fromisoformat(text).isoformat()
     except ValueError:
         return None
+
+
+def day_of(value: object) -> date | None:
+    """The calendar day of any value :func:`iso_date` reads (an as-of date, say)."""
+    iso = iso_date(value)
+    return date.fromisoformat(iso[:10]) if iso else None

@@ -121,3 +121,49 @@ def test_chat_resolves_follow_ups_and_shows_sources(seeded: Invoke, tmp_path: Pa
     assert "surrender" in result.stdout.split("understood as")[0].split("you>")[-1]
     assert "conversation forgotten" in result.stdout
     assert result.stdout.count("[1] NYC Mayor Will Reassess") >= 1
+
+
+@pytest.fixture
+def dated(cli: Invoke, tmp_path: Path) -> Invoke:  # noqa: F811
+    """Two ferry-fare stories six weeks apart."""
+    body = "The harbour ferry company raised single fares by {n} percent on Monday, citing fuel."
+    records = [
+        {"id": "june", "title": "Ferry fares rise", "published": "2022-06-13"},
+        {"id": "july", "title": "Ferry fares rise again", "published": "2022-07-25"},
+    ]
+    path = tmp_path / "fares.jsonl"
+    lines = [
+        json.dumps({**r, "text": body.format(n=n)}) for r, n in zip(records, (5, 9), strict=True)
+    ]
+    path.write_text("\n".join(lines))
+    assert cli("index", "add", str(path)).exit_code == 0
+    return cli
+
+
+def test_as_of_answers_as_on_that_day(dated: Invoke, tmp_path: Path) -> None:
+    question = "By how much did ferry fares rise this week?"
+    live = json.loads(dated("ask", "--json", question).stdout)
+    assert live["citations"][0]["article_id"] == "july" and live["as_of"] is None
+    result = dated("ask", "--json", "--as-of", "2022-06-17", question)
+    then = json.loads(result.stdout)
+    assert [c["article_id"] for c in then["citations"]] == ["june"]
+    assert "5 percent" in then["answer"] and then["as_of"] == "2022-06-17"
+    assert then["notes"] == ["as of 2022-06-17: 1 later article(s) left out"]
+
+    path = tmp_path / "quiz.jsonl"
+    path.write_text(
+        json.dumps({"id": "q1", "question": question, "as_of": "2022/06/17"})
+        + "\n"
+        + json.dumps({"id": "q2", "question": question, "as_of": "last week"})
+    )
+    rows = [
+        json.loads(line)
+        for line in dated("ask", "--questions-file", str(path)).stdout.split("\n")
+        if line
+    ]
+    assert rows[0]["citations"][0]["article_id"] == "june"
+    assert "'as_of' must be a date like 2022-06-17" in rows[1]["error"]
+
+
+def test_bad_as_of_is_refused_in_one_line(dated: Invoke) -> None:
+    assert_clean_failure(dated("ask", "--as-of", "yesterday", "Fares?"), 2, "--as-of", "2022-06-17")

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import datetime as dt
 import json
 from pathlib import Path
 
@@ -15,6 +16,7 @@ from index.eval_datasets import (
     datasets_dir,
     load_realtimeqa,
     load_squad,
+    quiz_date,
     read_bbc,
     realtimeqa_in_split,
     squad_article_indexes,
@@ -47,7 +49,7 @@ def test_parse_accepts_every_optional_field_shape() -> None:
         '{"question": "Q2", "answer": "A", "article_id": "x", "answerable": true, "id": 7}',
         '{"question": "Q3", "answer": ["A", "B"], "article_id": ["x", "y"]}',
         '{"question": "Q4", "answerable": false}',
-        '{"question": "Q5", "answers": ["A"], "gold_article_ids": ["z"]}',
+        '{"question": "Q5", "answers": ["A"], "gold_article_ids": ["z"], "as_of": "2022/06/17"}',
     ]
     q1, q2, q3, q4, q5 = parse_questions(lines, "q.jsonl")
     assert q1 == EvalQuestion("Q1")
@@ -55,6 +57,7 @@ def test_parse_accepts_every_optional_field_shape() -> None:
     assert q3.answers == ("A", "B") and q3.article_ids == ("x", "y")
     assert q4.answerable is False
     assert q5.answers == ("A",) and q5.article_ids == ("z",)
+    assert q5.as_of == dt.date(2022, 6, 17) and q1.as_of is None
 
 
 @pytest.mark.parametrize(
@@ -66,6 +69,7 @@ def test_parse_accepts_every_optional_field_shape() -> None:
         ('{"question": ""}', "questions.jsonl:3: 'question' must be a non-empty string"),
         ('{"question": "q", "answer": 3}', "questions.jsonl:3: 'answer' must be"),
         ('{"question": "q", "answerable": "no"}', "questions.jsonl:3: 'answerable' must be"),
+        ('{"question": "q", "as_of": "soon"}', "questions.jsonl:3: 'as_of' must be a date"),
     ],
 )
 def test_malformed_line_is_named(tmp_path: Path, line: str, message: str) -> None:
@@ -186,6 +190,7 @@ def test_split_rules() -> None:
     assert list(squad_article_indexes(48, "heldout")) == list(range(24, 48))
     assert len(squad_article_indexes(48, "all")) == 48
     assert realtimeqa_in_split("20220617_0", "dev")
+    assert quiz_date("20220617_0") == dt.date(2022, 6, 17) and quiz_date("x") is None
     assert not realtimeqa_in_split("20220917_0", "dev")
     assert realtimeqa_in_split("20220917_0", "heldout")
     with pytest.raises(BadInputError, match="unknown split"):
@@ -255,6 +260,7 @@ def test_real_dataset_dev_splits() -> None:
     assert len(squad.articles) == 1048 and len(squad.questions) == 5696
     rtqa = load_realtimeqa("dev")
     assert len(rtqa.articles) == 218 and len(rtqa.questions) == 103
+    assert all(q.as_of and q.as_of.month in (6, 7, 8) for q in rtqa.questions)
     ids = {a.id for a in rtqa.articles}
     assert all(set(q.article_ids) <= ids for q in rtqa.questions)
     assert isinstance(load_realtimeqa("dev", bbc_distractors=True), EvalSet)

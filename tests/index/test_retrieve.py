@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
-from index.retrieve import Candidate, diversify, recency_boosts
+import datetime as dt
+
+from index.retrieve import Candidate, diversify, recency_boosts, time_focus
 from index.snapshot import Snapshot
 
 
@@ -18,6 +20,16 @@ def test_recency_prior_only_for_questions_about_now() -> None:
     assert boosts["new"] == 1.0 and boosts["month"] == 1.0  # within the newest month
     assert boosts["old"] == 0.0 and "bbc" not in boosts  # old or undated: no boost
     assert recency_boosts(snap, "Which movie won the 2004 box office?") == {}
+
+
+def test_as_of_date_leaves_later_articles_out_and_moves_this_week() -> None:
+    snap = snapshot({"new": "2022-07-10", "june": "2022-05-20", "old": "2020-01-01", "bbc": None})
+    focus = time_focus(snap, "Which automaker recalled cars this week?", dt.date(2022, 6, 17))
+    assert focus.excluded == {"new"}
+    assert focus.recency["june"] == 1.0 and focus.recency["new"] == 0.0
+    assert "bbc" not in focus.excluded and "bbc" not in focus.recency
+    live = time_focus(snap, "Which automaker recalled cars this week?")
+    assert live.excluded == frozenset() and live.recency["june"] < 1.0
 
 
 def test_diversify_takes_one_passage_per_article_first() -> None:

@@ -67,8 +67,12 @@ def retrieve(
     """All fused candidates, best first."""
     if not snap.chunk_ids:
         return []
-    dense = _dense(snap, store, query_vec, config.pool) if method != "bm25" else {}
-    keyword = _keyword(snap, query_text, config.pool) if method != "dense" else {}
+    hidden = _hidden_rows(snap, focus.excluded)
+    if hidden is not None and hidden.all():
+        return []  # every article is from after the as-of date
+    pool = _widened_pool(config.pool, hidden)
+    dense = _dense(snap, store, query_vec, pool) if method != "bm25" else {}
+    keyword = _keyword(snap, query_text, pool, hidden) if method != "dense" else {}
     if method == "dense":
         fused = dict(dense)
     elif method == "bm25":
@@ -76,7 +80,7 @@ def retrieve(
     elif config.fusion == "rrf":
         fused = _rrf(dense, keyword)
     else:
-        sentences = _sentence_dense(snap, store, query_vec, config.pool)
+        sentences = _sentence_dense(snap, store, query_vec, pool)
         fused = _convex(dense, sentences, keyword, config)
     if focus.excluded:
         fused = {r: v for r, v in fused.items() if snap.metas[r]["akey"] not in focus.excluded}
@@ -171,9 +175,29 @@ def _sentence_dense(
     return best
 
 
-def _keyword(snap: Snapshot, text: str, pool: int) -> dict[int, float]:
+def _hidden_rows(snap: Snapshot, excluded: frozenset[str]) -> np.ndarray | None:
+    """Chunk rows of the left-out articles, as a mask (None when nothing is left out)."""
+    if not excluded:
+        return None
+    return np.fromiter((m["akey"] in excluded for m in snap.metas), bool, len(snap.metas))
+
+
+def _widened_pool(pool: int, hidden: np.ndarray | None) -> int:
+    """Ask the vector indexes for more when some articles are left out afterwards, so
+    an early as-of date over a newer archive still finds its pool of allowed chunks."""
+    if hidden is None:
+        return pool
+    allowed = len(hidden) - int(hidden.sum())
+    return min(pool * 10, -(-pool * len(hidden) // max(allowed, 1)))
+
+
+def _keyword(
+    snap: Snapshot, text: str, pool: int, hidden: np.ndarray | None = None
+) -> dict[int, float]:
     assert snap.bm25 is not None
     scores = snap.bm25.scores(text)
+    if hidden is not None:
+        scores = np.where(hidden, 0.0, scores)
     if not scores.any():
         return {}
     n = min(pool, len(scores))

@@ -1,11 +1,23 @@
-"""Retrieval details that are easy to get wrong: recency prior and per-article diversity."""
+"""Retrieval details that are easy to get wrong: recency, as-of dates, per-article diversity."""
 
 from __future__ import annotations
 
 import datetime as dt
+import json
+from pathlib import Path
 
-from index.retrieve import Candidate, diversify, recency_boosts, time_focus
+import numpy as np
+
+from index.retrieve import (
+    Candidate,
+    RetrievalConfig,
+    _widened_pool,
+    diversify,
+    recency_boosts,
+    time_focus,
+)
 from index.snapshot import Snapshot
+from tests.conftest import LibraryFactory
 
 
 def snapshot(published: dict[str, str | None]) -> Snapshot:
@@ -39,3 +51,30 @@ def test_diversify_takes_one_passage_per_article_first() -> None:
     ranked = [Candidate(0, 0.9), Candidate(1, 0.8), Candidate(2, 0.1)]
     assert [c.row for c in diversify(snap, ranked, 2)] == [0, 2]
     assert [c.row for c in diversify(snap, ranked, 3)] == [0, 2, 1]
+
+
+def test_pool_widens_with_the_share_of_left_out_chunks() -> None:
+    assert _widened_pool(40, None) == 40
+    assert _widened_pool(40, np.array([True, True, True, False])) == 160
+    assert _widened_pool(40, np.array([True] * 99 + [False])) == 400  # capped at 10x
+
+
+def test_early_as_of_date_finds_its_article_under_a_newer_archive(
+    tmp_path: Path, make_library: LibraryFactory
+) -> None:
+    body = "Ferry fares on the harbour line rose by {n} percent on Monday, the operator said."
+    records = [
+        {"id": f"late-{n}", "title": "Ferry fares rise", "published": f"2022-08-{n + 10:02d}"}
+        for n in range(7)
+    ]
+    records.append({"id": "early", "title": "Harbour fares", "published": "2022-06-13"})
+    path = tmp_path / "fares.jsonl"
+    lines = [json.dumps({**r, "text": body.format(n=i + 2)}) for i, r in enumerate(records)]
+    path.write_text("\n".join(lines))
+    lib = make_library(tmp_path)
+    lib.ingest([str(path)])
+    lib.answerer.retrieval = RetrievalConfig(pool=2)  # far fewer than the later articles
+    answer = lib.ask("How much did ferry fares rise?", as_of=dt.date(2022, 6, 30))
+    assert [c.article_id for c in answer.citations] == ["early"]
+    assert "9 percent" in answer.text
+    assert lib.search("ferry fares", 3, as_of=dt.date(2022, 1, 1)) == []

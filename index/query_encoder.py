@@ -12,11 +12,13 @@ else falls back to sentence-transformers.
 from __future__ import annotations
 
 import json
+import math
 from collections.abc import Sequence
 from pathlib import Path
 
 import numpy as np
 
+_INV_SQRT2 = 1.0 / math.sqrt(2.0)  # a Python float keeps float32 arrays float32
 _LAYER_KEYS = (
     "attention.self.query",
     "attention.self.key",
@@ -118,7 +120,9 @@ class NumpyQueryEncoder:
             self._dense(x, p + key).reshape(n, h, d // h).transpose(1, 0, 2)
             for key in _LAYER_KEYS[:3]
         )
-        scores = q @ k.transpose(0, 2, 1) / np.sqrt(d // h)
+        # A Python float: numpy 2 would promote float32 / np.float64 (what np.sqrt
+        # returns) to float64, and every later matmul would then recast the weights.
+        scores = q @ k.transpose(0, 2, 1) * (1.0 / math.sqrt(d // h))
         scores = np.exp(scores - scores.max(axis=-1, keepdims=True))
         scores /= scores.sum(axis=-1, keepdims=True)
         context = (scores @ v).transpose(1, 0, 2).reshape(n, d)
@@ -143,4 +147,4 @@ def _gelu(x: np.ndarray) -> np.ndarray:
     """Exact (erf) GELU, as BERT's "gelu" activation."""
     from scipy.special import erf
 
-    return 0.5 * x * (1.0 + erf(x / np.sqrt(2.0)))
+    return 0.5 * x * (1.0 + erf(x * _INV_SQRT2))

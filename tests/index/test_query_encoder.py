@@ -83,6 +83,22 @@ def test_token_embedding_mean_is_the_sentence_transformers_vector(
     assert cosine(pooled, reference) > 0.9999
 
 
+def test_forward_pass_stays_float32(encoders: Encoders, monkeypatch: pytest.MonkeyPatch) -> None:
+    """numpy 2 promotes float32 / np.float64 scalars to float64; one such constant
+    made every later matmul recast the weights and a query ~70 % slower."""
+    assert encoders.numpy is not None
+    seen: set[np.dtype] = set()
+    real = NumpyQueryEncoder._dense
+
+    def spy(self: NumpyQueryEncoder, x: np.ndarray, name: str) -> np.ndarray:
+        seen.add(x.dtype)
+        return real(self, x, name)
+
+    monkeypatch.setattr(NumpyQueryEncoder, "_dense", spy)
+    encoders.numpy.encode("Who is Derrick Ingram?")
+    assert seen == {np.dtype(np.float32)}
+
+
 def test_token_counts_agree_with_the_model_tokenizer(
     encoders: Encoders, torch_embedder: Embedder
 ) -> None:

@@ -17,8 +17,8 @@ from index.extractive import ExtractConfig, ScoredSentence, choose, evidence, sc
 from index.indexer import article_key
 from index.models import Answer, Citation, SearchHit, Turn
 from index.retrieve import (
-    NO_FOCUS,
     Candidate,
+    Focus,
     Method,
     RetrievalConfig,
     diversify,
@@ -59,7 +59,9 @@ class Answerer:
         if not snap.chunk_ids:
             return []
         vec = self.encoders.query(question)
-        focus = time_focus(snap, question, as_of) if method == "hybrid" else NO_FOCUS
+        focus = time_focus(snap, question, as_of)
+        if method != "hybrid":  # single retrievers stay pure, apart from the as-of cut
+            focus = Focus(excluded=focus.excluded)
         found = retrieve(snap, self.store, vec, question, method, self.retrieval, focus)
         cands = diversify(snap, found, k)
         return [self._hit(snap, c) for c in cands]

@@ -78,3 +78,6 @@ def test_early_as_of_date_finds_its_article_under_a_newer_archive(
     assert [c.article_id for c in answer.citations] == ["early"]
     assert "9 percent" in answer.text
     assert lib.search("ferry fares", 3, as_of=dt.date(2022, 1, 1)) == []
+    for method in ("dense", "bm25"):
+        hits = lib.search("ferry fares", 3, method, as_of=dt.date(2022, 6, 30))  # type: ignore[arg-type]
+        assert [h.article_id for h in hits] == ["early"]

@@ -15,7 +15,7 @@ from rich.console import Console
 from index.errors import BadInputError, CitebotError
 from index.library import Library
 from index.models import Answer, Turn
-from index.readers.dates import day_of
+from index.readers.dates import parse_day
 
 
 @dataclass(frozen=True)
@@ -30,16 +30,8 @@ class AskOptions:
         self, lib: Library, question: str, history: Sequence[Turn] = (), as_of: object = None
     ) -> Answer:
         """``as_of`` (a line's own date) overrides the option's."""
-        day = parse_as_of(as_of, "'as_of'") if as_of is not None else self.as_of
+        day = parse_day(as_of, "'as_of'") if as_of is not None else self.as_of
         return lib.ask(question, history, top_k=self.top_k, mode=self.mode, as_of=day)
-
-
-def parse_as_of(value: object, what: str = "--as-of") -> dt.date:
-    """A date like 2022-06-17 (or 2022/06/17), else a one-line BadInputError."""
-    day = day_of(value)
-    if day is None:
-        raise BadInputError(f"{what} must be a date like 2022-06-17, not {value!r}")
-    return day
 
 
 def answer_json(answer: Answer) -> dict:

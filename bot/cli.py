@@ -242,12 +242,13 @@ def _ready_library(ctx: typer.Context) -> Library:
 
 def _ask_options(top_k: int | None, mode: str | None, as_of: str | None) -> AskOptions:
     """Options checked before any model or index is loaded."""
-    from bot.ask_commands import AskOptions, parse_as_of
+    from bot.ask_commands import AskOptions
     from index.errors import BadInputError
+    from index.readers.dates import parse_day
 
     if mode not in (None, "extractive", "llm"):
         raise BadInputError(f"--mode must be 'extractive' or 'llm', not {mode!r}")
-    day = parse_as_of(as_of) if as_of is not None else None
+    day = parse_day(as_of, "--as-of") if as_of is not None else None
     return AskOptions(top_k=top_k, mode=mode, as_of=day)  # type: ignore[arg-type]
 
 

@@ -32,7 +32,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from index.errors import BadInputError
-from index.readers.dates import day_of
+from index.readers.dates import parse_day
 
 if TYPE_CHECKING:
     from index.library import Library
@@ -118,9 +118,7 @@ def parse_question(obj: Any, where: str) -> EvalQuestion:
     if not isinstance(answerable, bool):
         raise BadInputError(f"{where}: 'answerable' must be true or false")
     qid = obj.get("id")
-    as_of = day_of(obj["as_of"]) if obj.get("as_of") is not None else None
-    if obj.get("as_of") is not None and as_of is None:
-        raise BadInputError(f"{where}: 'as_of' must be a date like 2022-06-17")
+    as_of = parse_day(obj["as_of"], f"{where}: 'as_of'") if obj.get("as_of") is not None else None
     return EvalQuestion(
         question=question.strip(),
         answers=answers,

@@ -7,6 +7,8 @@ import time
 from datetime import UTC, date, datetime
 from email.utils import parsedate_to_datetime
 
+from index.errors import BadInputError
+
 _SLASHED = re.compile(r"^(\d{4})[/.](\d{1,2})[/.](\d{1,2})$")
 _DATE_ONLY = re.compile(r"^\d{4}-\d{2}-\d{2}$")
 
@@ -61,3 +63,11 @@ def day_of(value: object) -> date | None:
     """The calendar day of any value :func:`iso_date` reads (an as-of date, say)."""
     iso = iso_date(value)
     return date.fromisoformat(iso[:10]) if iso else None
+
+
+def parse_day(value: object, what: str) -> date:
+    """A user-given day (``--as-of``, an ``as_of`` field); a one-line error names ``what``."""
+    day = day_of(value)
+    if day is None:
+        raise BadInputError(f"{what} must be a date like 2022-06-17, not {value!r}")
+    return day

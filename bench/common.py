@@ -21,7 +21,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
-    from index.settings import Settings
+    from citebot.index.settings import Settings
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
 RESULTS_DIR = PROJECT_ROOT / "bench" / "results"
@@ -42,7 +42,7 @@ def offline() -> None:
 
 def bench_settings(data_dir: Path, **update: Any) -> Settings:
     """Settings for an isolated bench index: own data dir, no bundled auto-index."""
-    from index.settings import Settings
+    from citebot.index.settings import Settings
 
     values: dict[str, Any] = {"data_dir": data_dir, "auto_index_bundled": False, "chroma_url": None}
     values.update(update)
@@ -65,12 +65,12 @@ def citebot_cmd() -> list[str]:
     script = Path(sys.executable).parent / "citebot"
     if script.exists():
         return [str(script)]
-    return [sys.executable, "-c", "from bot.cli import main; main()"]
+    return [sys.executable, "-c", "from citebot.bot.cli.app import main; main()"]
 
 
 def cli_available() -> bool:
     """True when the lead's CLI module exists (the bench degrades without it)."""
-    return (PROJECT_ROOT / "bot" / "cli.py").exists()
+    return (PROJECT_ROOT / "bot" / "cli" / "app.py").exists()
 
 
 @dataclass

@@ -125,9 +125,9 @@ async def _burst(
     seed: int,
 ) -> dict[str, Any]:
     import discord
+    from citebot.bot.discord.app import CitebotClient
+    from citebot.index.settings import Settings
 
-    from bot.discord_app import CitebotClient
-    from index.settings import Settings
     from tests.bot.fake_discord import FakeDiscord
 
     saved = discord.http.Route.BASE, discord.gateway.DiscordWebSocket.DEFAULT_GATEWAY
@@ -244,8 +244,8 @@ async def _burst(
 
 
 def _library(work: Path) -> Any:
-    from index.library import Library
-    from index.settings import Settings
+    from citebot.index.library import Library
+    from citebot.index.settings import Settings
 
     library = Library(Settings(_env_file=None, data_dir=work / "data"))
     library.ensure_bundled()

@@ -4,9 +4,9 @@ Import ``Library`` from ``index.library``; this package keeps its own import
 light so front ends start fast.
 """
 
-from index.errors import CitebotError
-from index.models import Answer, ArticleInfo, Citation, IndexStatus, IngestReport, Turn
-from index.settings import Settings
+from citebot.index.errors import CitebotError
+from citebot.index.models import Answer, ArticleInfo, Citation, IndexStatus, IngestReport, Turn
+from citebot.index.settings import Settings
 
 __all__ = [
     "Answer",

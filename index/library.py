@@ -14,14 +14,12 @@ from functools import cached_property
 from pathlib import Path
 from typing import Literal
 
-from index.answering import Answerer
-from index.chroma_client import prepare_data_dir
-from index.encoders import Encoders
-from index.errors import BadInputError
-from index.indexer import Indexer, article_key, chunking_signature
-from index.locking import writer_lock
-from index.model_path import model_label
-from index.models import (
+from citebot.index.answer.answerer import Answerer
+from citebot.index.embed.encoders import Encoders
+from citebot.index.embed.model_files import model_label
+from citebot.index.errors import BadInputError
+from citebot.index.ingest.records import Indexer, article_key, chunking_signature
+from citebot.index.models import (
     Answer,
     ArticleInfo,
     IndexStatus,
@@ -30,10 +28,12 @@ from index.models import (
     Skipped,
     Turn,
 )
-from index.retrieve import Method
-from index.settings import Settings
-from index.snapshot import Snapshot, load_snapshot
-from index.store import ChromaStore, StoreState
+from citebot.index.search.fusion import Method
+from citebot.index.settings import Settings
+from citebot.index.store.chroma_client import prepare_data_dir
+from citebot.index.store.chroma_store import ChromaStore, StoreState
+from citebot.index.store.snapshot import Snapshot, load_snapshot
+from citebot.index.store.write_lock import writer_lock
 
 Progress = Callable[[str, int, int | None], None]
 """progress(stage, done, total): called as work advances (total None when unknown)."""
@@ -68,7 +68,7 @@ class Library:
     # ---- write side ----------------------------------------------------------
     def ingest(self, sources: Sequence[str], *, progress: Progress | None = None) -> IngestReport:
         """Add or update articles from files, folders, URLs or feed URLs."""
-        from index.ingest_run import IngestRun
+        from citebot.index.ingest.run import IngestRun
 
         sources = [_absolute(source) for source in sources]
         with writer_lock(self._lock_dir()):
@@ -100,7 +100,7 @@ class Library:
 
     def rebuild(self, *, progress: Progress | None = None) -> IngestReport:
         """Re-embed everything into a fresh build, then switch over atomically."""
-        from index.ingest_run import IngestRun
+        from citebot.index.ingest.run import IngestRun
 
         with writer_lock(self._lock_dir()):
             state, _ = self._writable_state()
@@ -300,7 +300,7 @@ def clean_question(question: str) -> str:
 
 def _absolute(source: str) -> str:
     """A local path made absolute: vanished files are found whatever the cwd was at ingest."""
-    from index.readers.web import is_url
+    from citebot.index.ingest.readers.web import is_url
 
     if not source.strip() or is_url(source):
         return source

@@ -13,7 +13,13 @@ from pydantic import AliasChoices, Field, SecretStr, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
-BUNDLED_ARTICLES = PROJECT_ROOT / "articles"
+
+
+def bundled_articles_dir() -> Path:
+    """The demo corpus: the repo's ``articles/`` or its installed copy (package data)."""
+    from importlib.resources import files
+
+    return Path(str(files("citebot.articles")))
 
 
 def default_data_dir() -> Path:
@@ -41,7 +47,7 @@ class Settings(BaseSettings):
     embed_batch_size: int = Field(default=64, ge=1, le=1024)
     chroma_url: str | None = None
     collection_prefix: str = "citebot"
-    bundled_articles: Path = BUNDLED_ARTICLES
+    bundled_articles: Path = Field(default_factory=bundled_articles_dir)
     auto_index_bundled: bool = True
     http_timeout: float = Field(default=15.0, gt=0)
 

@@ -16,11 +16,10 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from citebot.index.embed.encoders import Encoders
+from citebot.index.library import Library
+from citebot.index.settings import PROJECT_ROOT, Settings
 from pydantic_settings import BaseSettings
-
-from index.encoders import Encoders
-from index.library import Library
-from index.settings import PROJECT_ROOT, Settings
 
 SEED = PROJECT_ROOT / "articles" / "nyc-mayor-facial-recognition.txt"
 VENV_BIN = Path(sys.executable).parent

@@ -18,11 +18,11 @@ from typing import Any
 
 import discord
 import pytest
+from citebot.bot.discord.app import CitebotClient
+from citebot.index.library import Library
+from citebot.index.models import Answer, Turn
+from citebot.index.settings import Settings
 
-from bot.discord_app import CitebotClient
-from index.library import Library
-from index.models import Answer, Turn
-from index.settings import Settings
 from tests.bot.fake_discord import FakeDiscord
 
 

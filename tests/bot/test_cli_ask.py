@@ -6,10 +6,10 @@ import json
 from pathlib import Path
 
 import pytest
+from citebot.bot.cli.app import app
 from click.testing import Result
 from typer.testing import CliRunner
 
-from bot.cli import app
 from tests.bot.test_cli_index import Invoke, assert_clean_failure, cli  # noqa: F401
 from tests.conftest import write_article
 

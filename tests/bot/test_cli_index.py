@@ -17,12 +17,12 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
+from citebot.bot.cli.app import app
+from citebot.bot.cli.watch import watch_folder
+from citebot.index.models import IngestReport
 from click.testing import Result
 from typer.testing import CliRunner
 
-from bot.cli import app
-from bot.folder_watch import watch_folder
-from index.models import IngestReport
 from tests.conftest import LibraryFactory, clean_env, news_text, run_cli, write_article
 from tests.index.http_fixtures import LocalServer, LocalSite
 
@@ -226,7 +226,14 @@ def test_piped_skip_lines_are_not_wrapped(tmp_path: Path) -> None:
     env = clean_env(CITEBOT_DATA_DIR=str(tmp_path / "data"))
     env.pop("COLUMNS", None)
     result = subprocess.run(
-        [sys.executable, "-m", "bot.cli", "index", "add", str(deep / "empty-article-file.txt")],
+        [
+            sys.executable,
+            "-m",
+            "citebot.bot.cli.app",
+            "index",
+            "add",
+            str(deep / "empty-article-file.txt"),
+        ],
         cwd=tmp_path,
         env=env,
         capture_output=True,
@@ -279,8 +286,8 @@ def test_chroma_server_down(cli: Invoke) -> None:
 def test_help_starts_without_torch_or_chromadb(tmp_path: Path) -> None:
     code = (
         "import sys; sys.argv = ['citebot', '--help']\n"
-        "import bot.cli\n"
-        "try:\n    bot.cli.main()\nexcept SystemExit as done:\n    assert done.code == 0\n"
+        "from citebot.bot.cli.app import main\n"
+        "try:\n    main()\nexcept SystemExit as done:\n    assert done.code == 0\n"
         "heavy = [m for m in ('torch', 'chromadb', 'sentence_transformers') if m in sys.modules]\n"
         "assert not heavy, heavy\n"
     )

@@ -20,7 +20,7 @@ from tests.bot.fake_discord import FakeDiscord
 
 pytestmark = pytest.mark.timeout(90)
 
-COMMAND = [sys.executable, "-m", "bot.cli", "discord"]
+COMMAND = [sys.executable, "-m", "citebot.bot.cli", "discord"]
 
 
 def clean_env(tmp_path: Path, **extra: str) -> dict[str, str]:

@@ -3,8 +3,7 @@
 from __future__ import annotations
 
 import pytest
-
-from bot.discord_limits import DEFAULT_ESTIMATE, Limits, Refusal, Slot
+from citebot.bot.discord.limits import DEFAULT_ESTIMATE, Limits, Refusal, Slot
 
 
 class Clock:

@@ -4,9 +4,8 @@ from __future__ import annotations
 
 import discord
 import pytest
-
-from bot import discord_render as render
-from index.models import Answer, ArticleInfo, Citation, IndexStatus, IngestReport, Skipped
+from citebot.bot.discord import render as render
+from citebot.index.models import Answer, ArticleInfo, Citation, IndexStatus, IngestReport, Skipped
 
 PASSAGE = (
     "Mayor de Blasio responded to a Gothamist reporter. On August 14, 2020, Gothamist "

@@ -15,9 +15,9 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from citebot.index.errors import StoreError
+from citebot.index.library import Library
 
-from index.errors import StoreError
-from index.library import Library
 from tests.conftest import VENV_BIN, LibraryFactory, clean_env, news_text, write_article
 
 CHROMA = VENV_BIN / "chroma"

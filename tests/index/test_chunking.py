@@ -11,11 +11,10 @@ import random
 from pathlib import Path
 
 import pytest
+from citebot.index.embed.encoders import Encoders
+from citebot.index.ingest.chunking import ChunkedArticle, chunk_article
+from citebot.index.ingest.sentences import split_sentences
 from tokenizers import Tokenizer
-
-from index.chunking import ChunkedArticle, chunk_article
-from index.encoders import Encoders
-from index.sentences import split_sentences
 
 MODEL_LIMIT = 256
 

@@ -8,10 +8,8 @@ from pathlib import Path
 
 import pytest
 import typer
-from typer.testing import CliRunner
-
-from index.errors import BadInputError
-from index.eval_datasets import (
+from citebot.index.errors import BadInputError
+from citebot.index.eval.datasets import (
     EvalSet,
     datasets_dir,
     load_realtimeqa,
@@ -21,7 +19,7 @@ from index.eval_datasets import (
     realtimeqa_in_split,
     squad_article_indexes,
 )
-from index.evaluation import (
+from citebot.index.eval.metrics import (
     EvalQuestion,
     contains_answer,
     gold_rank,
@@ -35,6 +33,7 @@ from index.evaluation import (
     summarize,
     worst_failures,
 )
+from typer.testing import CliRunner
 
 ROOT = Path(__file__).resolve().parents[2]
 SEED = ROOT / "articles" / "nyc-mayor-facial-recognition.txt"
@@ -272,9 +271,9 @@ def test_real_dataset_dev_splits() -> None:
 def _app() -> typer.Typer:
     """The lead's CLI when present (it registers ``eval``), else a bare app."""
     try:
-        from bot.cli import app
+        from citebot.bot.cli.app import app
     except ImportError:
-        from bot.cli_eval import register
+        from citebot.bot.cli.eval import register
 
         app = typer.Typer()
         register(app)
@@ -306,8 +305,8 @@ def test_eval_cli_needs_a_file_or_dataset(tmp_path: Path, monkeypatch: pytest.Mo
 @pytest.fixture(scope="module")
 def seed_index(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, str]:
     """A data dir holding only the seed article; returns (data dir, its article id)."""
-    from index.library import Library
-    from index.settings import Settings
+    from citebot.index.library import Library
+    from citebot.index.settings import Settings
 
     data_dir = tmp_path_factory.mktemp("seed-data")
     library = Library(Settings(data_dir=data_dir, auto_index_bundled=False))

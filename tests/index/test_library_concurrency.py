@@ -18,9 +18,9 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from citebot.index.errors import StoreError, StoreLockedError
+from citebot.index.store.write_lock import writer_lock
 
-from index.errors import StoreError, StoreLockedError
-from index.locking import writer_lock
 from tests.conftest import (
     CITEBOT,
     LibraryFactory,

@@ -11,9 +11,9 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from citebot.index.errors import ConfigError
+from citebot.index.library import Library
 
-from index.errors import ConfigError
-from index.library import Library
 from tests.index.fake_openai_server import FakeOpenAIServer
 
 

@@ -9,10 +9,10 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 import pytest
-
-from index import prompts
-from index.errors import ConfigError, LLMError, MissingDependencyError
-from index.llm_answer import (
+from citebot.index.errors import ConfigError, LLMError, MissingDependencyError
+from citebot.index.llm import prompts
+from citebot.index.llm.client import make_llm
+from citebot.index.llm.generation import (
     ABSTAIN_SENTENCE,
     LLMAnswer,
     SourcePassage,
@@ -20,9 +20,9 @@ from index.llm_answer import (
     condense_followup,
     validate_citations,
 )
-from index.llm_client import make_llm
-from index.models import Turn
-from index.settings import Settings
+from citebot.index.models import Turn
+from citebot.index.settings import Settings
+
 from tests.index.fake_openai_server import FakeOpenAIServer
 
 if TYPE_CHECKING:
@@ -260,7 +260,7 @@ def test_make_llm_configuration(llm: LLM, server: FakeOpenAIServer) -> None:
 def test_missing_prompt_template_is_a_clear_error(
     monkeypatch: pytest.MonkeyPatch, tmp_path: Path
 ) -> None:
-    monkeypatch.setattr(prompts, "PROMPTS_DIR", tmp_path)
+    monkeypatch.setattr(prompts, "prompts_dir", lambda: tmp_path)
     prompts.load_prompt.cache_clear()
     try:
         with pytest.raises(ConfigError, match=r"answer_with_citations\.txt is missing"):

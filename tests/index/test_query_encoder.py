@@ -12,10 +12,9 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-
-from index.embedding import Embedder
-from index.encoders import Encoders
-from index.query_encoder import NumpyQueryEncoder
+from citebot.index.embed.encoders import Encoders
+from citebot.index.embed.query_encoder import NumpyQueryEncoder
+from citebot.index.embed.torch_encoder import Embedder
 
 TEXTS = [
     "Who is Derrick Ingram?",

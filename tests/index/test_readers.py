@@ -14,13 +14,13 @@ from datetime import date
 from pathlib import Path
 
 import pytest
+from citebot.index.eval.datasets import bbc_dir, realtimeqa_dir
+from citebot.index.ingest.readers import FeedSeen, is_url, iter_source
+from citebot.index.ingest.readers import web as web_module
+from citebot.index.ingest.readers.boilerplate import clean_text, is_chrome
+from citebot.index.ingest.readers.dates import iso_date
+from citebot.index.models import Article, Skipped
 
-from index.eval_datasets import bbc_dir, realtimeqa_dir
-from index.models import Article, Skipped
-from index.readers import FeedSeen, is_url, iter_source
-from index.readers import web as web_module
-from index.readers.boilerplate import clean_text, is_chrome
-from index.readers.dates import iso_date
 from tests.conftest import SEED
 from tests.index.http_fixtures import LocalServer, LocalSite
 
@@ -425,7 +425,7 @@ def test_is_url() -> None:
 
 def test_importing_readers_does_not_load_heavy_parsers() -> None:
     code = (
-        "import sys, index.readers\n"
+        "import sys, citebot.index.ingest.readers\n"
         "print(sorted(m for m in ('trafilatura', 'feedparser', 'lxml') if m in sys.modules))"
     )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)

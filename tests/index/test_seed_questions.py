@@ -15,10 +15,9 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
-
-from index.library import Library
-from index.models import Answer, Citation
-from index.settings import Settings
+from citebot.index.library import Library
+from citebot.index.models import Answer, Citation
+from citebot.index.settings import Settings
 
 HERE = Path(__file__).resolve().parent
 ROOT = HERE.parents[1]

@@ -5,8 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-
-from index.sentences import split_sentences
+from citebot.index.ingest.sentences import split_sentences
 
 
 def sentences(text: str) -> list[str]:

@@ -1,0 +1,1 @@
+"""The bundled demo corpus (package data: read with importlib.resources)."""

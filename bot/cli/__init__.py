@@ -1,0 +1,1 @@
+"""The `citebot` command line: parses input, calls the public API, renders output."""

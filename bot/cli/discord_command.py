@@ -1,0 +1,58 @@
+"""``citebot discord``: run the Discord bot.
+
+Why a separate module with lazy imports: discord.py, the Library and the model
+stack are heavy, and ``citebot --help`` must stay instant — nothing beyond
+typer is imported until the command actually runs.
+"""
+
+from __future__ import annotations
+
+import logging
+
+import typer
+from citebot.bot.cli.errors import friendly_errors
+
+
+def _setup_logging(level: str) -> None:
+    """A long-running bot should log connection events (INFO) by default.
+
+    The root CLI installs a quiet handler; only the bot's and discord.py's
+    loggers are turned up, and never above what ``--debug`` already asked for.
+    """
+    wanted = logging.getLevelName(level.upper())
+    if not isinstance(wanted, int):
+        wanted = logging.INFO
+    root = logging.getLogger()
+    if not root.handlers:
+        logging.basicConfig(format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    effective = min(wanted, root.getEffectiveLevel())
+    for name in ("citebot", "discord"):
+        logging.getLogger(name).setLevel(effective)
+
+
+def register(app: typer.Typer) -> None:
+    """Add the ``discord`` command to the citebot CLI."""
+
+    @app.command("discord")
+    @friendly_errors
+    def discord_command(
+        sync: bool = typer.Option(
+            True, "--sync/--no-sync", help="Register the slash commands with Discord on start."
+        ),
+        log_level: str = typer.Option("INFO", "--log-level", help="DEBUG, INFO, WARNING…"),
+    ) -> None:
+        """Run the Discord bot (token from DISCORD_TOKEN; see CITEBOT_DISCORD_* settings)."""
+        from citebot.index.errors import ConfigError
+        from citebot.index.settings import Settings
+        from pydantic import ValidationError
+
+        try:
+            settings = Settings()
+        except ValidationError as exc:
+            first = exc.errors()[0]
+            where = ".".join(str(p) for p in first.get("loc", ())) or "settings"
+            raise ConfigError(f"invalid setting {where}: {first.get('msg')}") from None
+        _setup_logging(log_level)
+        from citebot.bot.discord.app import run_bot
+
+        run_bot(settings, sync_commands=sync)

@@ -1,0 +1,113 @@
+"""Rich rendering of answers, reports and status for the terminal."""
+
+from __future__ import annotations
+
+import datetime as dt
+
+from citebot.index.models import Answer, ArticleInfo, Citation, IndexStatus, IngestReport
+from rich.console import Console, Group
+from rich.panel import Panel
+from rich.table import Table
+from rich.text import Text
+
+
+def render_answer(console: Console, answer: Answer, *, show_passages: bool = True) -> None:
+    style = "yellow" if answer.abstained else "bold"
+    console.print(Text(answer.text, style=style))
+    if answer.resolved_question:
+        console.print(Text(f"(understood as: {answer.resolved_question})", style="dim"))
+    for note in answer.notes:
+        console.print(Text(f"note: {note}", style="dim"))
+    sources = answer.citations or answer.related
+    if not sources:
+        return
+    heading = "Possibly related" if answer.abstained else "Sources"
+    console.print(Text(f"\n{heading}", style="bold underline"))
+    for citation in sources:
+        console.print(_source(citation, show_passages))
+
+
+def _source(c: Citation, show_passage: bool) -> Panel | Text:
+    head = Text(f"[{c.n}] ", style="bold cyan")
+    head.append(c.title or c.article_id, style="bold")
+    if c.published:
+        head.append(f"  {c.published}", style="dim")
+    if c.url:
+        head.append(f"\n    {c.url}", style="blue underline")
+    if not show_passage:
+        return head
+    text, start, end = _window(c.passage, *c.sentence_span)
+    passage = Text(text)
+    if 0 <= start < end <= len(text):
+        passage.stylize("bold black on yellow", start, end)
+    return Panel(Group(head, passage), expand=True, border_style="dim")
+
+
+def _window(passage: str, start: int, end: int, context: int = 220) -> tuple[str, int, int]:
+    """The cited sentence with some context either side (full passages are long)."""
+    if len(passage) <= 2 * context + (end - start) or not 0 <= start < end <= len(passage):
+        return passage, start, end
+    left = max(0, passage.rfind(" ", 0, max(0, start - context)) + 1)
+    right_at = passage.find(" ", min(len(passage), end + context))
+    right = len(passage) if right_at < 0 else right_at
+    prefix = "… " if left > 0 else ""
+    suffix = " …" if right < len(passage) else ""
+    shift = len(prefix) - left
+    return prefix + passage[left:right] + suffix, start + shift, end + shift
+
+
+def render_report(console: Console, report: IngestReport, verb: str = "indexed") -> None:
+    console.print(
+        f"{verb}: [green]{len(report.added)} added[/], {len(report.updated)} updated, "
+        f"{len(report.unchanged)} unchanged, {len(report.removed)} removed, "
+        f"{len(report.duplicates)} duplicates, [red]{len(report.skipped)} skipped[/]; "
+        f"{report.chunks} chunks in {report.seconds:.1f} s",
+        soft_wrap=True,  # one line per message, also in CI logs and pipes
+    )
+    for dup in report.duplicates:
+        console.print(
+            f"  duplicate: {dup['id']} (same text as {dup['duplicate_of']})",
+            markup=False,
+            soft_wrap=True,
+        )
+    for article_id in report.headline_only:
+        console.print(
+            f"  headline only: {article_id} (no body text found; indexed its headline and link)",
+            style="yellow",
+            markup=False,
+            soft_wrap=True,
+        )
+    for skip in report.skipped:
+        console.print(
+            f"  skipped: {skip.source}: {skip.reason}", style="red", markup=False, soft_wrap=True
+        )
+
+
+def render_status(console: Console, status: IndexStatus) -> None:
+    table = Table(show_header=False, box=None)
+    for key, value in (
+        ("articles", status.articles),
+        ("chunks", status.chunks),
+        ("store", status.store),
+        ("collection", status.collection),
+        ("model", status.model),
+        ("last update", _when(status.last_update)),
+        ("feeds", ", ".join(status.feeds) or "none"),
+    ):
+        table.add_row(Text(key, style="bold"), Text(str(value)))
+    console.print(table)
+    if status.needs_rebuild:
+        console.print(
+            "model or chunking settings changed: run `citebot index rebuild`", style="yellow"
+        )
+
+
+def render_articles(console: Console, articles: list[ArticleInfo]) -> None:
+    table = Table("published", "title", "id", "chunks")
+    for a in articles:
+        table.add_row(a.published or "", a.title, a.url or a.id, str(a.chunks))
+    console.print(table)
+
+
+def _when(ts: float | None) -> str:
+    return dt.datetime.fromtimestamp(ts).strftime("%Y-%m-%d %H:%M:%S") if ts else "never"

@@ -1,0 +1,1 @@
+"""The Discord front end: slash commands, threads, sources button, scheduled updates."""

@@ -1,0 +1,1 @@
+"""Answer stage: from retrieved passages to a short, cited answer (or an abstention)."""

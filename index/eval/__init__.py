@@ -1,0 +1,1 @@
+"""Evaluation: metrics over answers and loaders for the public dev datasets."""

@@ -1,0 +1,185 @@
+"""Turns articles into store records: version, chunks, vectors.
+
+Embedding is the expensive part, so articles are prepared (chunked) one by
+one but embedded in batches spanning many articles; each article is then
+written on its own so that per-article atomicity holds.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import time
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+from citebot.index.embed.encoders import Encoders
+from citebot.index.ingest.chunking import ChunkedArticle, chunk_article
+from citebot.index.models import Article
+from citebot.index.settings import Settings
+from citebot.index.store.chroma_store import ArticleRecords
+
+CHUNKING_VERSION = 1
+
+
+def article_key(article_id: str) -> str:
+    """Short, Chroma-safe key for an article id (ids can be long URLs)."""
+    return hashlib.sha1(article_id.encode("utf-8")).hexdigest()[:16]
+
+
+def content_hash(text: str) -> str:
+    """Hash of the normalised text: equal for byte-identical or re-wrapped copies."""
+    return hashlib.sha1(" ".join(text.split()).encode("utf-8")).hexdigest()[:20]
+
+
+def chunking_signature(settings: Settings) -> str:
+    return (
+        f"{settings.embedding_model}|{settings.chunk_tokens}|"
+        f"{settings.chunk_overlap_sentences}|v{CHUNKING_VERSION}"
+    )
+
+
+@dataclass
+class PreparedArticle:
+    article: Article
+    key: str
+    version: str
+    hash: str
+    chunked: ChunkedArticle
+
+
+class Indexer:
+    def __init__(self, settings: Settings, encoders: Encoders) -> None:
+        self.settings = settings
+        self.encoders = encoders
+        self.signature = chunking_signature(settings)
+
+    def version_of(self, article: Article) -> str:
+        digest = hashlib.sha1()
+        for part in (
+            self.signature,
+            article.title,
+            article.url or "",
+            article.published or "",
+            article.text,
+        ):
+            digest.update(part.encode("utf-8"))
+            digest.update(b"\x00")
+        return digest.hexdigest()[:12]
+
+    def prepare(self, article: Article) -> PreparedArticle:
+        chunked = chunk_article(
+            article.title,
+            article.text,
+            self.encoders.count_tokens,
+            self.settings.chunk_tokens,
+            self.settings.chunk_overlap_sentences,
+        )
+        return PreparedArticle(
+            article,
+            article_key(article.id),
+            self.version_of(article),
+            content_hash(article.text),
+            chunked,
+        )
+
+    def embed(self, batch: Sequence[PreparedArticle]) -> list[ArticleRecords]:
+        """Embed all chunks of ``batch`` in one model call; return per-article records."""
+        texts: list[str] = []
+        spans: list[list[tuple[int, int]]] = []
+        for prepared in batch:
+            sentences = prepared.chunked.sentences
+            for chunk in prepared.chunked.chunks:
+                texts.append(chunk.text)
+                spans.append(
+                    [
+                        (
+                            s - chunk.body_start + chunk.prefix_len,
+                            e - chunk.body_start + chunk.prefix_len,
+                        )
+                        for s, e in sentences[chunk.sentences[0] : chunk.sentences[1]]
+                    ]
+                )
+        chunk_vecs, sentence_vecs = self.encoders.embed_chunks(texts, spans)
+        records, at = [], 0
+        for prepared in batch:
+            n = len(prepared.chunked.chunks)
+            records.append(
+                self._records(prepared, chunk_vecs[at : at + n], sentence_vecs[at : at + n])
+            )
+            at += n
+        return records
+
+    def _records(
+        self, p: PreparedArticle, chunk_vecs: np.ndarray, sentence_vecs: Sequence[np.ndarray]
+    ) -> ArticleRecords:
+        a = p.article
+        base = _clean(
+            {
+                "article_id": a.id,
+                "akey": p.key,
+                "version": p.version,
+                "title": a.title,
+                "url": a.url,
+                "published": a.published,
+            }
+        )
+        chunk_ids, chunk_metas, sent_ids, sent_metas, sent_rows = [], [], [], [], []
+        for chunk, vectors in zip(p.chunked.chunks, sentence_vecs, strict=True):
+            chunk_id = f"{p.key}-{p.version}-{chunk.index}"
+            chunk_ids.append(chunk_id)
+            first, last = chunk.sentences
+            chunk_metas.append(
+                {
+                    **base,
+                    "chunk": chunk.index,
+                    "body_start": chunk.body_start,
+                    "prefix_len": chunk.prefix_len,
+                    "s_first": first,
+                    "s_last": last,
+                }
+            )
+            for offset, j in enumerate(range(first, last)):
+                if j < len(sent_ids):  # already stored with the previous (overlapping) chunk
+                    continue
+                start, end = p.chunked.sentences[j]
+                sent_ids.append(f"{p.key}-{p.version}-s{j}")
+                sent_metas.append(
+                    {
+                        "akey": p.key,
+                        "version": p.version,
+                        "chunk_id": chunk_id,
+                        "j": j,
+                        "start": start,
+                        "end": end,
+                    }
+                )
+                sent_rows.append(vectors[offset])
+        manifest = _clean(
+            {
+                **base,
+                "source": a.source,
+                "authors": ", ".join(a.authors),
+                "hash": p.hash,
+                "chunks": len(chunk_ids),
+                "indexed_at": time.time(),
+            }
+        )
+        return ArticleRecords(
+            key=p.key,
+            manifest=manifest,
+            text=a.text,
+            chunk_ids=chunk_ids,
+            chunk_texts=[c.text for c in p.chunked.chunks],
+            chunk_metas=chunk_metas,
+            chunk_vectors=chunk_vecs,
+            sentence_ids=sent_ids,
+            sentence_metas=sent_metas,
+            sentence_vectors=np.asarray(sent_rows, np.float32).reshape(len(sent_rows), -1),
+        )
+
+
+def _clean(meta: dict[str, Any]) -> dict[str, Any]:
+    """Chroma metadata cannot hold None or empty strings usefully: drop them."""
+    return {k: v for k, v in meta.items() if v is not None and v != ""}

@@ -1,0 +1,117 @@
+"""One write session: read sources, skip what is unchanged, embed the rest in batches."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable, Sequence
+from typing import Any
+
+from citebot.index.ingest.records import Indexer, PreparedArticle, article_key, content_hash
+from citebot.index.models import Article, IngestReport, Skipped
+from citebot.index.store.chroma_store import ChromaStore, StoreState
+
+FLUSH_CHUNKS = 512
+
+
+class IngestRun:
+    def __init__(
+        self,
+        store: ChromaStore,
+        indexer: Indexer,
+        state: StoreState,
+        progress: Callable[[str, int, int | None], None],
+        *,
+        publish: bool = True,
+    ) -> None:
+        """``publish=False`` (rebuild) keeps batches invisible until the caller switches."""
+        assert state.active_build is not None
+        self.store, self.indexer, self.state, self.progress = store, indexer, state, progress
+        self.build = state.active_build
+        self.manifest: dict[str, dict[str, Any]] = store.manifest(self.build)
+        self.by_hash = {m.get("hash"): m["article_id"] for m in self.manifest.values()}
+        self.report = IngestReport()
+        self.pending: list[PreparedArticle] = []
+        self.pending_chunks = 0
+        self.replaced: set[str] = set()
+        self.feeds_seen: list[str] = []
+        self.seen = 0
+        self.publish = publish
+        self._started = time.perf_counter()
+
+    def ingest_sources(self, sources: Sequence[str]) -> IngestReport:
+        from citebot.index.ingest.readers import FeedSeen, iter_source
+
+        for source in sources:
+            for item in iter_source(source, http_timeout=self.indexer.settings.http_timeout):
+                if isinstance(item, FeedSeen):
+                    self.feeds_seen.append(item.url)
+                elif isinstance(item, Skipped):
+                    self.report.skipped.append(item)
+                else:
+                    self.add(item)
+        return self.finish()
+
+    def copy_from(self, old_build: str) -> IngestReport:
+        """Re-chunk and re-embed every article stored in ``old_build`` (for rebuild)."""
+        for _key, meta, text in self.store.article_texts(old_build):
+            authors = [a for a in (meta.get("authors") or "").split(", ") if a]
+            self.add(
+                Article(
+                    id=meta["article_id"],
+                    title=meta.get("title", ""),
+                    text=text or "",
+                    url=meta.get("url"),
+                    published=meta.get("published"),
+                    authors=authors,
+                    source=meta.get("source", ""),
+                )
+            )
+        return self.finish()
+
+    def add(self, article: Article) -> None:
+        self.seen += 1
+        self.progress("reading", self.seen, None)
+        key = article_key(article.id)
+        version = self.indexer.version_of(article)
+        old = self.manifest.get(key)
+        if old is not None and old.get("version") == version:
+            self.report.unchanged.append(article.id)
+            return
+        digest = content_hash(article.text)
+        twin = self.by_hash.get(digest)
+        if twin is not None and twin != article.id:
+            self.report.duplicates.append({"id": article.id, "duplicate_of": twin})
+            return
+        if not article.text.strip():
+            self.report.skipped.append(
+                Skipped(source=article.source or article.id, reason="no article text found")
+            )
+            return
+        prepared = self.indexer.prepare(article)
+        self.by_hash[digest] = article.id
+        (self.report.updated if old is not None else self.report.added).append(article.id)
+        if article.headline_only:
+            self.report.headline_only.append(article.id)
+        if old is not None:
+            self.replaced.add(key)
+        self.manifest[key] = {"article_id": article.id, "version": version, "hash": digest}
+        self.pending.append(prepared)
+        self.pending_chunks += len(prepared.chunked.chunks)
+        if self.pending_chunks >= FLUSH_CHUNKS:
+            self.flush()
+
+    def flush(self) -> None:
+        if not self.pending:
+            return
+        records = self.indexer.embed(self.pending)
+        self.store.put_articles(self.build, records, replaced=self.replaced)
+        self.report.chunks += sum(len(r.chunk_ids) for r in records)
+        self.progress("embedding", self.report.chunks, None)
+        self.pending, self.pending_chunks = [], 0
+        if self.publish:
+            self.store.write_state(self.state)  # readers see each flushed batch
+
+    def finish(self) -> IngestReport:
+        self.flush()
+        self.report.seconds = time.perf_counter() - self._started
+        return self.report

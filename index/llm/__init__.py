@@ -1,0 +1,1 @@
+"""LLM stage (optional): client, prompts, generation with checked citations, fallback."""

@@ -1,0 +1,172 @@
+"""Hybrid retrieval: dense (Chroma) and keyword (BM25) candidates, fused.
+
+Fusion and diversity matter as much as either retriever: small chunks let a
+single long article fill the top-k, hiding the one that answers, so the final
+list takes the best passage per article first.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Literal
+
+import numpy as np
+from citebot.index.search.focus import NO_FOCUS, Focus
+from citebot.index.store.chroma_store import ChromaStore
+from citebot.index.store.snapshot import Snapshot
+
+Method = Literal["hybrid", "dense", "bm25"]
+RRF_K = 60.0
+
+
+@dataclass
+class Candidate:
+    row: int
+    score: float
+    dense: float = 0.0
+    bm25: float = 0.0
+
+
+@dataclass(frozen=True)
+class RetrievalConfig:
+    """Weights measured on the SQuAD dev split (1,500 questions, recall@5):
+    RRF 0.934; convex chunk-dense/BM25 0.954; + best-sentence dense 0.957."""
+
+    pool: int = 40
+    fusion: Literal["rrf", "convex"] = "convex"
+    alpha: float = 0.4  # weight of chunk cosine in the convex combination
+    sentence_weight: float = 0.2  # weight of the best sentence's cosine in the chunk
+    boost: float = 0.5  # extra weight for articles cited earlier in the conversation
+    recency: float = 0.2  # extra weight for the newest articles on "this week" questions
+
+
+def retrieve(
+    snap: Snapshot,
+    store: ChromaStore,
+    query_vec: np.ndarray,
+    query_text: str,
+    method: Method = "hybrid",
+    config: RetrievalConfig = RetrievalConfig(),
+    focus: Focus = NO_FOCUS,
+) -> list[Candidate]:
+    """All fused candidates, best first."""
+    if not snap.chunk_ids:
+        return []
+    hidden = _hidden_rows(snap, focus.excluded)
+    if hidden is not None and hidden.all():
+        return []  # every article is from after the as-of date
+    pool = _widened_pool(config.pool, hidden)
+    dense = _dense(snap, store, query_vec, pool) if method != "bm25" else {}
+    keyword = _keyword(snap, query_text, pool, hidden) if method != "dense" else {}
+    if method == "dense":
+        fused = dict(dense)
+    elif method == "bm25":
+        fused = dict(keyword)
+    elif config.fusion == "rrf":
+        fused = _rrf(dense, keyword)
+    else:
+        sentences = _sentence_dense(snap, store, query_vec, pool)
+        fused = _convex(dense, sentences, keyword, config)
+    if focus.excluded:
+        fused = {r: v for r, v in fused.items() if snap.metas[r]["akey"] not in focus.excluded}
+    if focus.boosts or focus.recency:
+        top = max(fused.values(), default=1.0)
+        for row in fused:
+            key = snap.metas[row]["akey"]
+            extra = config.boost * focus.boosts.get(key, 0.0)
+            fused[row] += top * (extra + config.recency * focus.recency.get(key, 0.0))
+    ranked = sorted(fused.items(), key=lambda kv: -kv[1])
+    return [
+        Candidate(row, score, dense.get(row, 0.0), keyword.get(row, 0.0)) for row, score in ranked
+    ]
+
+
+def diversify(snap: Snapshot, candidates: list[Candidate], k: int) -> list[Candidate]:
+    """Best passage of each article first; further passages only to fill up to k."""
+    chosen, seen, rest = [], set(), []
+    for cand in candidates:
+        key = snap.metas[cand.row]["akey"]
+        (rest if key in seen else chosen).append(cand)
+        seen.add(key)
+    return (chosen + rest)[:k]
+
+
+def _dense(snap: Snapshot, store: ChromaStore, vec: np.ndarray, pool: int) -> dict[int, float]:
+    assert snap.build is not None
+    ids, sims = store.dense_query(snap.build, vec, min(pool, len(snap.chunk_ids)))
+    return {snap.row_of[cid]: sim for cid, sim in zip(ids, sims, strict=True) if cid in snap.row_of}
+
+
+def _sentence_dense(
+    snap: Snapshot, store: ChromaStore, vec: np.ndarray, pool: int
+) -> dict[int, float]:
+    """Chunk row -> cosine of its best-matching sentence (a factoid sits in one sentence)."""
+    assert snap.build is not None
+    chunk_ids, sims = store.sentence_query(snap.build, vec, pool)
+    best: dict[int, float] = {}
+    for cid, sim in zip(chunk_ids, sims, strict=True):
+        row = snap.row_of.get(cid)
+        if row is not None and sim > best.get(row, -1.0):
+            best[row] = sim
+    return best
+
+
+def _hidden_rows(snap: Snapshot, excluded: frozenset[str]) -> np.ndarray | None:
+    """Chunk rows of the left-out articles, as a mask (None when nothing is left out)."""
+    if not excluded:
+        return None
+    return np.fromiter((m["akey"] in excluded for m in snap.metas), bool, len(snap.metas))
+
+
+def _widened_pool(pool: int, hidden: np.ndarray | None) -> int:
+    """Ask the vector indexes for more when some articles are left out afterwards, so
+    an early as-of date over a newer archive still finds its pool of allowed chunks."""
+    if hidden is None:
+        return pool
+    allowed = len(hidden) - int(hidden.sum())
+    return min(pool * 10, -(-pool * len(hidden) // max(allowed, 1)))
+
+
+def _keyword(
+    snap: Snapshot, text: str, pool: int, hidden: np.ndarray | None = None
+) -> dict[int, float]:
+    assert snap.bm25 is not None
+    scores = snap.bm25.scores(text)
+    if hidden is not None:
+        scores = np.where(hidden, 0.0, scores)
+    if not scores.any():
+        return {}
+    n = min(pool, len(scores))
+    top = np.argpartition(-scores, n - 1)[:n]
+    return {int(i): float(scores[i]) for i in top if scores[i] > 0}
+
+
+def _rrf(*rankings: dict[int, float]) -> dict[int, float]:
+    fused: dict[int, float] = {}
+    for ranking in rankings:
+        for rank, row in enumerate(sorted(ranking, key=lambda r: -ranking[r])):
+            fused[row] = fused.get(row, 0.0) + 1.0 / (RRF_K + rank + 1)
+    return fused
+
+
+def _convex(
+    dense: dict[int, float],
+    sentences: dict[int, float],
+    keyword: dict[int, float],
+    config: RetrievalConfig,
+) -> dict[int, float]:
+    """Weighted sum of chunk cosine, best-sentence cosine and BM25 / max BM25.
+
+    A candidate missing from a dense list gets that list's lowest score seen.
+    """
+    floor = min(dense.values(), default=0.0)
+    s_floor = min(sentences.values(), default=0.0)
+    top_kw = max(keyword.values(), default=1.0) or 1.0
+    w_kw = 1.0 - config.alpha - config.sentence_weight
+    rows = set(dense) | set(sentences) | set(keyword)
+    return {
+        r: config.alpha * dense.get(r, floor)
+        + config.sentence_weight * sentences.get(r, s_floor)
+        + w_kw * keyword.get(r, 0.0) / top_kw
+        for r in rows
+    }

@@ -1,0 +1,1 @@
+"""Store stage: Chroma collections, the writer lock and the read-side snapshot."""

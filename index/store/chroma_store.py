@@ -1,0 +1,351 @@
+"""The vector store: Chroma collections for chunks, sentences and articles.
+
+Layout (all names start with the collection prefix):
+- ``<p>-meta``: one ``state`` record: active build, generation counter, model,
+  chunking signature, recorded feeds and folders. Bumping the generation tells
+  every reader (other processes, other bot instances on a shared server) that
+  its cached keyword index is stale.
+- per build ``b``: ``<p>-<b>-chunks`` (chunk vectors + text), ``<p>-<b>-sentences``
+  (sentence vectors) and ``<p>-<b>-articles`` (one manifest record per article
+  with its full text and current version).
+
+Atomicity without transactions: chunk ids carry the article *version*; new
+chunks are written first, the manifest record last, old versions swept after.
+Readers trust only chunks whose version matches the manifest, so a crash at
+any point leaves either the old or the new version visible, never a mix; the
+next ingest sweeps what the crash left behind.
+A rebuild fills a new build and only then flips ``active_build``.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import time
+import uuid
+from collections.abc import Collection, Iterator, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+from citebot.index.errors import StoreError
+from citebot.index.settings import Settings
+from citebot.index.store.chroma_client import _short, make_chroma_client
+
+PAGE = 2000
+_DUMMY = [0.0]
+
+
+@dataclass
+class StoreState:
+    active_build: str | None = None
+    generation: int = 0
+    updated_at: float = 0.0
+    model: str = ""
+    chunking: str = ""
+    feeds: list[str] = field(default_factory=list)
+    folders: list[str] = field(default_factory=list)
+
+    def to_metadata(self) -> dict[str, Any]:
+        return {
+            "active_build": self.active_build or "",
+            "generation": self.generation,
+            "updated_at": self.updated_at,
+            "model": self.model,
+            "chunking": self.chunking,
+            "feeds": json.dumps(self.feeds),
+            "folders": json.dumps(self.folders),
+        }
+
+    @classmethod
+    def from_metadata(cls, meta: dict[str, Any]) -> StoreState:
+        return cls(
+            active_build=meta.get("active_build") or None,
+            generation=int(meta.get("generation", 0)),
+            updated_at=float(meta.get("updated_at", 0.0)),
+            model=str(meta.get("model", "")),
+            chunking=str(meta.get("chunking", "")),
+            feeds=json.loads(meta.get("feeds") or "[]"),
+            folders=json.loads(meta.get("folders") or "[]"),
+        )
+
+
+@dataclass
+class ArticleRecords:
+    """Everything written for one version of one article."""
+
+    key: str
+    manifest: dict[str, Any]
+    text: str
+    chunk_ids: list[str]
+    chunk_texts: list[str]
+    chunk_metas: list[dict[str, Any]]
+    chunk_vectors: np.ndarray
+    sentence_ids: list[str]
+    sentence_metas: list[dict[str, Any]]
+    sentence_vectors: np.ndarray
+
+
+class ChromaStore:
+    """Thin, typed wrapper over the Chroma collections citebot uses."""
+
+    def __init__(self, settings: Settings) -> None:
+        self.settings = settings
+        self.prefix = settings.collection_prefix
+        self.client = make_chroma_client(settings)
+        self._cols: dict[str, Any] = {}
+        self.written_generation = -1
+        self._meta = self._collection(f"{self.prefix}-meta", vectors=False)
+
+    # ---- state -------------------------------------------------------------
+    def read_state(self) -> StoreState:
+        got = self._call(self._meta.get, ids=["state"], include=["metadatas"])
+        metas = got.get("metadatas") or []
+        return StoreState.from_metadata(metas[0]) if metas and metas[0] else StoreState()
+
+    def write_state(self, state: StoreState, *, bump: bool = True) -> StoreState:
+        if bump:
+            state.generation += 1
+            state.updated_at = time.time()
+        self._call(
+            self._meta.upsert, ids=["state"], embeddings=[_DUMMY], metadatas=[state.to_metadata()]
+        )
+        self.written_generation = state.generation
+        return state
+
+    def reopen(self) -> None:
+        """See writes made by other processes (embedded mode only).
+
+        An embedded Chroma keeps a per-process view of its HNSW index, so a
+        long-running reader (the bot) would miss vectors that `citebot index add`
+        wrote from another process. Dropping this path's cached system makes the
+        next client load the current index from disk.
+        """
+        if self.settings.chroma_url:
+            return
+        from chromadb.api.shared_system_client import SharedSystemClient
+
+        ident = getattr(self.client, "_identifier", None)
+        SharedSystemClient._identifier_to_system.pop(ident, None)
+        SharedSystemClient._identifier_to_refcount.pop(ident, None)
+        self.client = make_chroma_client(self.settings)
+        self._cols.clear()
+        self._meta = self._collection(f"{self.prefix}-meta", vectors=False)
+
+    def new_build_id(self) -> str:
+        return time.strftime("%Y%m%d%H%M%S") + "-" + uuid.uuid4().hex[:6]
+
+    # ---- collections -------------------------------------------------------
+    def chunks(self, build: str) -> Any:
+        return self._build_collection(build, "chunks", vectors=True)
+
+    def sentences(self, build: str) -> Any:
+        return self._build_collection(build, "sentences", vectors=True)
+
+    def articles(self, build: str) -> Any:
+        return self._build_collection(build, "articles", vectors=False)
+
+    def drop_build(self, build: str) -> None:
+        for kind in ("chunks", "sentences", "articles"):
+            name = f"{self.prefix}-{build}-{kind}"
+            self._cols.pop(name, None)
+            try:
+                self.client.delete_collection(name)
+            except Exception:  # already gone: nothing to drop
+                continue
+
+    def builds(self) -> set[str]:
+        """Build ids under this prefix only (not those of a prefix like ``<prefix>-staging``)."""
+        names = [getattr(c, "name", c) for c in self._call(self.client.list_collections)]
+        pattern = re.compile(rf"{re.escape(self.prefix)}-(\d{{14}}-[0-9a-f]{{6}})-articles")
+        return {m.group(1) for n in names if (m := pattern.fullmatch(n))}
+
+    # ---- articles ----------------------------------------------------------
+    def manifest(self, build: str) -> dict[str, dict[str, Any]]:
+        """key -> manifest metadata of every article in the build."""
+        out: dict[str, dict[str, Any]] = {}
+        for ids, metas, _ in self._pages(self.articles(build), include=["metadatas"]):
+            out.update(zip(ids, metas, strict=True))
+        return out
+
+    def article_texts(self, build: str) -> Iterator[tuple[str, dict[str, Any], str]]:
+        for ids, metas, docs in self._pages(
+            self.articles(build), include=["metadatas", "documents"]
+        ):
+            yield from zip(ids, metas, docs, strict=True)
+
+    def put_articles(
+        self, build: str, records: Sequence[ArticleRecords], replaced: Collection[str] = ()
+    ) -> None:
+        """Write a batch: all chunks and sentences first, the manifests last.
+
+        An article becomes visible only when its manifest lands, after all its
+        chunks, so a crash anywhere leaves each article old or new, never mixed.
+        Keys in ``replaced`` had an older version: its records are swept after.
+        Batching the whole flush into a few upserts keeps Chroma's share of the
+        ingest time small.
+        """
+        self._upsert(
+            self.chunks(build),
+            [r.chunk_ids for r in records],
+            [r.chunk_vectors for r in records],
+            [r.chunk_metas for r in records],
+            [r.chunk_texts for r in records],
+        )
+        self._upsert(
+            self.sentences(build),
+            [r.sentence_ids for r in records],
+            [r.sentence_vectors for r in records],
+            [r.sentence_metas for r in records],
+        )
+        self._call(
+            self.articles(build).upsert,
+            ids=[r.key for r in records],
+            embeddings=[_DUMMY] * len(records),
+            documents=[r.text for r in records],
+            metadatas=[r.manifest for r in records],
+        )
+        for rec in records:
+            if rec.key in replaced:
+                self.sweep(build, rec.key, keep_version=rec.manifest["version"])
+
+    def _upsert(
+        self,
+        col: Any,
+        ids: Sequence[list[str]],
+        vectors: Sequence[np.ndarray],
+        metas: Sequence[list[dict[str, Any]]],
+        docs: Sequence[list[str]] | None = None,
+    ) -> None:
+        flat_ids = [i for part in ids for i in part]
+        if not flat_ids:
+            return
+        matrix = np.concatenate([v for v in vectors if len(v)])
+        flat_metas = [m for part in metas for m in part]
+        flat_docs = [d for part in docs for d in part] if docs is not None else None
+        for start in range(0, len(flat_ids), PAGE):
+            end = start + PAGE
+            extra = {"documents": flat_docs[start:end]} if flat_docs is not None else {}
+            self._call(
+                col.upsert,
+                ids=flat_ids[start:end],
+                embeddings=matrix[start:end],
+                metadatas=flat_metas[start:end],
+                **extra,
+            )
+
+    def delete_article(self, build: str, key: str) -> None:
+        """Manifest first (the article vanishes at once), then its chunks."""
+        self._call(self.articles(build).delete, ids=[key])
+        self.sweep(build, key, keep_version=None)
+
+    def sweep(self, build: str, key: str, keep_version: str | None) -> None:
+        """Delete chunk/sentence records of ``key`` other than ``keep_version``."""
+        where: dict[str, Any] = {"akey": key}
+        if keep_version is not None:
+            where = {"$and": [{"akey": key}, {"version": {"$ne": keep_version}}]}
+        for col in (self.chunks(build), self.sentences(build)):
+            self._call(col.delete, where=where)
+
+    def sweep_orphans(self, build: str, manifest: dict[str, dict[str, Any]]) -> None:
+        """Delete records of versions no manifest entry owns (left by a crashed write).
+
+        Chunk totals agree with the manifest unless a write died midway, so the
+        full scan only runs after a crash.
+        """
+        expected = sum(int(meta.get("chunks", 0)) for meta in manifest.values())
+        if self._call(self.chunks(build).count) == expected:
+            return
+        live = {key: meta.get("version") for key, meta in manifest.items()}
+        for col in (self.chunks(build), self.sentences(build)):
+            stale = [
+                record_id
+                for ids, metas, _ in self._pages(col, include=["metadatas"])
+                for record_id, meta in zip(ids, metas, strict=True)
+                if live.get(meta.get("akey")) != meta.get("version")
+            ]
+            for start in range(0, len(stale), PAGE):
+                self._call(col.delete, ids=stale[start : start + PAGE])
+
+    # ---- reads for retrieval ----------------------------------------------
+    def all_chunks(self, build: str) -> Iterator[tuple[list[str], list[dict[str, Any]], list[str]]]:
+        yield from self._pages(self.chunks(build), include=["metadatas", "documents"])
+
+    def dense_query(self, build: str, vector: np.ndarray, n: int) -> tuple[list[str], list[float]]:
+        col = self.chunks(build)
+        got = self._call(col.query, query_embeddings=[vector], n_results=n, include=["distances"])
+        ids = (got.get("ids") or [[]])[0]
+        distances = (got.get("distances") or [[]])[0]
+        return list(ids), [1.0 - float(d) for d in distances]
+
+    def sentence_query(
+        self, build: str, vector: np.ndarray, n: int
+    ) -> tuple[list[str], list[float]]:
+        """Nearest sentences as (chunk id holding each, cosine)."""
+        col = self.sentences(build)
+        got = self._call(
+            col.query, query_embeddings=[vector], n_results=n, include=["distances", "metadatas"]
+        )
+        metas = (got.get("metadatas") or [[]])[0]
+        distances = (got.get("distances") or [[]])[0]
+        return [m["chunk_id"] for m in metas], [1.0 - float(d) for d in distances]
+
+    def sentence_vectors(
+        self, build: str, chunk_ids: Sequence[str]
+    ) -> tuple[list[dict[str, Any]], np.ndarray]:
+        """Sentence metadata + vectors for the given chunks (one round trip)."""
+        if not chunk_ids:
+            return [], np.zeros((0, 0), np.float32)
+        got = self._call(
+            self.sentences(build).get,
+            where={"chunk_id": {"$in": list(chunk_ids)}},
+            include=["metadatas", "embeddings"],
+        )
+        metas = got.get("metadatas") or []
+        vectors = got.get("embeddings")
+        matrix = np.asarray(vectors if vectors is not None else [], dtype=np.float32)
+        return list(metas), matrix
+
+    def counts(self, build: str) -> tuple[int, int]:
+        return self._call(self.articles(build).count), self._call(self.chunks(build).count)
+
+    # ---- plumbing ------------------------------------------------------------
+    def _build_collection(self, build: str, kind: str, *, vectors: bool) -> Any:
+        return self._collection(f"{self.prefix}-{build}-{kind}", vectors=vectors)
+
+    def _collection(self, name: str, *, vectors: bool) -> Any:
+        if name not in self._cols:
+            config = {"hnsw": {"space": "cosine"}} if vectors else None
+            self._cols[name] = self._call(
+                self.client.get_or_create_collection,
+                name,
+                configuration=config,
+                embedding_function=None,
+            )
+        return self._cols[name]
+
+    def _pages(
+        self, col: Any, include: list[str]
+    ) -> Iterator[tuple[list[str], list[Any], list[Any]]]:
+        offset = 0
+        while True:
+            got = self._call(col.get, include=include, limit=PAGE, offset=offset)
+            ids = got.get("ids") or []
+            if not ids:
+                return
+            metas = got.get("metadatas") or [None] * len(ids)
+            docs = got.get("documents") or [None] * len(ids)
+            yield list(ids), list(metas), list(docs)
+            offset += len(ids)
+            if len(ids) < PAGE:
+                return
+
+    def _call(self, fn: Any, *args: Any, **kwargs: Any) -> Any:
+        """Run a Chroma call, turning its failures into one-line StoreErrors."""
+        try:
+            return fn(*args, **kwargs)
+        except StoreError:
+            raise
+        except Exception as exc:
+            where = self.settings.store_label
+            raise StoreError(f"{where}: {type(exc).__name__}: {_short(exc)}") from exc

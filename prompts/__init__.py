@@ -1,0 +1,1 @@
+"""Prompt templates for LLM mode (package data: read with importlib.resources)."""

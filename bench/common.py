@@ -21,7 +21,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
-    from citebot.index.settings import Settings
+    from citebot.index import Settings
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
 RESULTS_DIR = PROJECT_ROOT / "bench" / "results"
@@ -42,7 +42,7 @@ def offline() -> None:
 
 def bench_settings(data_dir: Path, **update: Any) -> Settings:
     """Settings for an isolated bench index: own data dir, no bundled auto-index."""
-    from citebot.index.settings import Settings
+    from citebot.index import Settings
 
     values: dict[str, Any] = {"data_dir": data_dir, "auto_index_bundled": False, "chroma_url": None}
     values.update(update)

@@ -2,7 +2,7 @@
 
 50 questions from 10 users arrive within one second (a mix of ``/ask`` and
 @mentions) at a real ``CitebotClient`` logged in to the local fake Discord
-(``tests/bot/fake_discord.py``), answering with the real ``Library`` over the
+(``tests/fakes/discord_server.py``), answering with the real ``Library`` over the
 bundled article. Every question must get exactly one final reply — an answer,
 or "try again in N s" from the cooldown/concurrency limits — nothing lost.
 
@@ -125,10 +125,10 @@ async def _burst(
     seed: int,
 ) -> dict[str, Any]:
     import discord
-    from citebot.bot.discord.app import CitebotClient
-    from citebot.index.settings import Settings
 
-    from tests.bot.fake_discord import FakeDiscord
+    from citebot.bot.discord.app import CitebotClient
+    from citebot.index import Settings
+    from tests.fakes.discord_server import FakeDiscord
 
     saved = discord.http.Route.BASE, discord.gateway.DiscordWebSocket.DEFAULT_GATEWAY
     server = await FakeDiscord(heartbeat_interval=HEARTBEAT_INTERVAL).start()
@@ -244,8 +244,7 @@ async def _burst(
 
 
 def _library(work: Path) -> Any:
-    from citebot.index.library import Library
-    from citebot.index.settings import Settings
+    from citebot.index import Library, Settings
 
     library = Library(Settings(_env_file=None, data_dir=work / "data"))
     library.ensure_bundled()

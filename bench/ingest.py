@@ -37,8 +37,8 @@ pounds and was paid for by a local lottery.
 
 
 def _sources(work: Path, quick: bool) -> list[str]:
-    from citebot.index.errors import BadInputError
-    from citebot.index.eval.datasets import bbc_dir, bbc_files
+    from citebot.index import BadInputError
+    from citebot.index.eval import bbc_dir, bbc_files
 
     if not quick:
         return [str(bbc_dir())]
@@ -56,9 +56,9 @@ def _sources(work: Path, quick: bool) -> list[str]:
 
 def _synthetic_corpus(folder: Path, count: int) -> Path:
     """``count`` distinct articles made from the bundled seed article (quick mode only)."""
-    from citebot.index.settings import bundled_articles_dir
+    from citebot.index import Settings
 
-    seed = next(bundled_articles_dir().glob("*.txt")).read_text(encoding="utf-8")
+    seed = next(Settings(_env_file=None).bundled_articles.glob("*.txt")).read_text(encoding="utf-8")
     headline, _, body = seed.partition("\n")
     for n in range(count):
         text = f"{headline} (part {n})\n\nStory number {n} of the smoke corpus.\n\n{body}"

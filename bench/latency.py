@@ -17,8 +17,6 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
-from citebot.index.eval.metrics import percentile
-
 from bench.common import (
     bench_settings,
     child_env,
@@ -27,6 +25,7 @@ from bench.common import (
     median,
     run_timed,
 )
+from citebot.index.eval import percentile
 
 Log = Callable[[str], None]
 COLD_QUESTION = "Why did the mayor say he would reassess facial recognition?"
@@ -34,7 +33,7 @@ COLD_QUESTION = "Why did the mayor say he would reassess facial recognition?"
 
 def _questions(quick: bool) -> list[str]:
     """A fixed mix: seed-topic, news-quiz and encyclopedic questions."""
-    from citebot.index.eval.datasets import load_realtimeqa, load_squad
+    from citebot.index.eval import load_realtimeqa, load_squad
 
     fixed = [COLD_QUESTION, "Who is Derrick Ingram?", "What did the NYPD use on activists?"]
     try:
@@ -73,9 +72,8 @@ class Growing:
     """Citebot + starter indexes fed the same articles in the same order."""
 
     def __init__(self, work: Path) -> None:
-        from citebot.index.library import Library
-
         from bench.starter import StarterPipeline
+        from citebot.index import Library
 
         self.data_dir = work / "latency-citebot"
         self.starter_dir = work / "latency-starter"
@@ -87,9 +85,8 @@ class Growing:
         self.starter = StarterPipeline(self.starter_dir)
 
     def add_files(self, files: Sequence[Path]) -> None:
-        from citebot.index.eval.datasets import read_bbc
-
         from bench.starter import make_document
+        from citebot.index.eval import read_bbc
 
         if not files:
             return
@@ -153,7 +150,7 @@ def _cold(data_dir: Path, starter_dir: Path, runs: int, log: Log) -> dict[str, A
 
 
 def run(quick: bool, work: Path, log: Log = print) -> dict[str, Any]:
-    from citebot.index.eval.datasets import bbc_files, load_squad
+    from citebot.index.eval import bbc_files, load_squad
 
     start_all = time.perf_counter()
     questions = _questions(quick)

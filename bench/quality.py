@@ -23,7 +23,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from citebot.index.eval.metrics import (
+from bench.common import KS, PROJECT_ROOT, bench_settings, chunk_rank, median
+from citebot.index.eval import (
     EvalQuestion,
     contains_answer,
     load_questions,
@@ -34,9 +35,7 @@ from citebot.index.eval.metrics import (
     summarize,
 )
 
-from bench.common import KS, PROJECT_ROOT, bench_settings, chunk_rank, median
-
-SEED_QUESTIONS = PROJECT_ROOT / "tests" / "index" / "seed_questions.jsonl"
+SEED_QUESTIONS = PROJECT_ROOT / "tests" / "index" / "answer" / "seed_questions.jsonl"
 RETRIEVERS = ("hybrid", "dense", "bm25")
 Log = Callable[[str], None]
 
@@ -135,7 +134,7 @@ def _copy_tree(files: Sequence[Path], folder: Path) -> Path:
 
 
 def _bbc_records(files: Sequence[Path]) -> list[tuple[str, str, str]]:
-    from citebot.index.eval.datasets import read_bbc
+    from citebot.index.eval import read_bbc
 
     return _records([read_bbc(f) for f in files])
 
@@ -144,9 +143,8 @@ class Indexes:
     """One citebot index and one starter index over the same, growing, corpus."""
 
     def __init__(self, work: Path, name: str) -> None:
-        from citebot.index.library import Library
-
         from bench.starter import StarterPipeline
+        from citebot.index import Library
 
         self.library = Library(bench_settings(work / f"{name}-citebot"))
         self.starter = StarterPipeline(work / f"{name}-starter")
@@ -171,7 +169,7 @@ def _jsonl_corpus(eval_set: Any, work: Path) -> Corpus:
 
 
 def run_squad(work: Path, quick: bool, max_questions: int | None, log: Log) -> dict[str, Any]:
-    from citebot.index.eval.datasets import load_squad
+    from citebot.index.eval import load_squad
 
     eval_set = load_squad("dev", max_articles=1 if quick else None)
     questions = _sample(eval_set.questions, 10 if quick else max_questions)
@@ -196,7 +194,7 @@ def run_squad(work: Path, quick: bool, max_questions: int | None, log: Log) -> d
 
 def run_realtimeqa(work: Path, quick: bool, log: Log) -> dict[str, dict[str, Any]]:
     """RealTime QA dev, then the same index grown with BBC News as distractors."""
-    from citebot.index.eval.datasets import bbc_dir, bbc_files, load_realtimeqa, subset
+    from citebot.index.eval import bbc_dir, bbc_files, load_realtimeqa, subset
 
     eval_set = load_realtimeqa("dev")
     if quick:
@@ -284,7 +282,7 @@ def run_seed(work: Path, quick: bool, log: Log) -> dict[str, Any] | None:
 
 def run(quick: bool, work: Path, log: Log = print, max_questions: int | None = None) -> dict:
     """All quality numbers; missing datasets are reported, not fatal."""
-    from citebot.index.errors import BadInputError
+    from citebot.index import BadInputError
 
     results: dict[str, Any] = {"datasets": {}, "skipped": []}
     start = time.perf_counter()

@@ -49,7 +49,7 @@ def _report(report: Any, seconds: float) -> dict[str, Any]:
 
 
 def ingest(data_dir: Path, sources: Sequence[str], warm_model: bool = True) -> dict[str, Any]:
-    from citebot.index.library import Library
+    from citebot.index import Library
 
     start_load = time.perf_counter()
     library = Library(bench_settings(data_dir))
@@ -72,7 +72,7 @@ def ingest(data_dir: Path, sources: Sequence[str], warm_model: bool = True) -> d
 
 
 def rebuild(data_dir: Path) -> dict[str, Any]:
-    from citebot.index.library import Library
+    from citebot.index import Library
 
     library = Library(bench_settings(data_dir))
     try:

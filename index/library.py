@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import datetime as dt
 import time
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Sequence
 from functools import cached_property
 from pathlib import Path
 from typing import Literal
@@ -19,6 +19,7 @@ from citebot.index.embed.encoders import Encoders
 from citebot.index.embed.model_files import model_label
 from citebot.index.errors import BadInputError
 from citebot.index.ingest.records import Indexer, article_key, chunking_signature
+from citebot.index.ingest.sync import record_sources, vanished_files
 from citebot.index.models import (
     Answer,
     ArticleInfo,
@@ -76,7 +77,7 @@ class Library:
             run = IngestRun(self.store, self.indexer, state, progress or _no_progress)
             self.store.sweep_orphans(run.build, run.manifest)
             report = run.ingest_sources(sources)
-            self._record_sources(state, sources, run.feeds_seen)
+            record_sources(state, sources, run.feeds_seen, self.settings.bundled_articles)
             self._commit(state, before, report.changed)
         return report
 
@@ -129,13 +130,13 @@ class Library:
         if not sources:
             return IngestReport()
         report = self.ingest(sources, progress=progress)
-        gone = self._vanished_files([f for f in folders if Path(f).is_dir()])
+        gone = vanished_files(self.store, [f for f in folders if Path(f).is_dir()])
         return report.merge(self.remove(gone)) if gone else report
 
     def sync_folder(self, folder: Path) -> IngestReport:
         """Make the index match ``folder``: add/update its files, drop vanished ones."""
         report = self.ingest([str(folder)])
-        gone = self._vanished_files([str(folder)])
+        gone = vanished_files(self.store, [str(folder)])
         return report.merge(self.remove(gone)) if gone else report
 
     def ensure_bundled(self) -> IngestReport | None:
@@ -248,41 +249,6 @@ class Library:
     def _stamp(self, state: StoreState) -> None:
         state.model = self.settings.embedding_model
         state.chunking = chunking_signature(self.settings)
-
-    def _record_sources(
-        self, state: StoreState, sources: Iterable[str], feeds: Iterable[str]
-    ) -> None:
-        for feed in feeds:
-            if feed not in state.feeds:
-                state.feeds.append(feed)
-        for source in sources:
-            path = Path(source).expanduser()
-            if path.is_dir():
-                folder = str(path.resolve())
-                if (
-                    folder not in state.folders
-                    and path.resolve() != self.settings.bundled_articles.resolve()
-                ):
-                    state.folders.append(folder)
-
-    def _vanished_files(self, folders: Sequence[str]) -> list[str]:
-        """Ids of articles read from a watched folder whose file is gone."""
-        roots = [Path(f).resolve() for f in folders]
-        build = self.store.read_state().active_build
-        if build is None:
-            return []
-        gone = []
-        # The manifest, not the read snapshot: building a snapshot (BM25 over every
-        # chunk) after each folder sync would be wasted work for a writer.
-        for meta in self.store.manifest(build).values():
-            source = Path(meta.get("source", ""))
-            if (
-                source.is_absolute()
-                and any(r in source.parents for r in roots)
-                and not source.exists()
-            ):
-                gone.append(meta["article_id"])
-        return gone
 
 
 def clean_question(question: str) -> str:

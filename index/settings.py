@@ -7,10 +7,10 @@ Everything is configurable through the environment (prefix ``CITEBOT_``) or a
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Literal
+from typing import Annotated, Any, Literal
 
 from pydantic import AliasChoices, Field, SecretStr, field_validator
-from pydantic_settings import BaseSettings, SettingsConfigDict
+from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
 
@@ -68,15 +68,35 @@ class Settings(BaseSettings):
     )
     discord_api_base: str | None = None
     discord_gateway_url: str | None = None
-    discord_allowed_guilds: list[int] = Field(default_factory=list)
-    discord_allowed_channels: list[int] = Field(default_factory=list)
+    discord_allowed_guilds: Annotated[list[int], NoDecode] = Field(default_factory=list)
+    discord_allowed_channels: Annotated[list[int], NoDecode] = Field(default_factory=list)
     discord_allow_dms: bool = False
     discord_admin_role: str | None = None
     discord_notify_channel: int | None = None
     discord_cooldown_seconds: float = Field(default=5.0, ge=0)
     discord_max_concurrency: int = Field(default=4, ge=1)
     feed_interval: float = Field(default=900.0, ge=0, description="seconds; 0 disables")
-    watch_dirs: list[Path] = Field(default_factory=list)
+    watch_dirs: Annotated[list[Path], NoDecode] = Field(default_factory=list)
+
+    @field_validator(
+        "discord_allowed_guilds", "discord_allowed_channels", "watch_dirs", mode="before"
+    )
+    @classmethod
+    def _split_list(cls, value: Any) -> Any:
+        """Lists as people write them: ``123,456`` or one value, or a JSON list."""
+        if not isinstance(value, str):
+            return value
+        text = value.strip()
+        if text.startswith("["):
+            import json
+
+            try:
+                return json.loads(text)
+            except ValueError:
+                raise ValueError(
+                    "not a valid JSON list (or write values separated by commas)"
+                ) from None
+        return [part.strip() for part in text.split(",") if part.strip()]
 
     @field_validator("data_dir", "bundled_articles", mode="after")
     @classmethod
@@ -87,3 +107,44 @@ class Settings(BaseSettings):
     def store_label(self) -> str:
         """Human-readable description of where vectors live."""
         return f"chroma server {self.chroma_url}" if self.chroma_url else f"chroma {self.data_dir}"
+
+
+def load_settings(**overrides: Any) -> Settings:
+    """Settings from the environment and ``.env``, built once at an entry point.
+
+    Any problem (a malformed number, an unknown mode, a broken list) becomes one
+    ``ConfigError`` line naming the variable, which front ends turn into exit
+    status 2 or a log line; never a multi-line pydantic report.
+    """
+    from pydantic import ValidationError
+    from pydantic_settings import SettingsError
+
+    from citebot.index.errors import ConfigError
+
+    try:
+        return Settings(**overrides)
+    except ValidationError as exc:
+        first = exc.errors()[0]
+        raise ConfigError(
+            f"invalid setting {_variable(first.get('loc', ()))}: {first['msg']}"
+        ) from None
+    except SettingsError as exc:  # pydantic-settings could not parse a value
+        raise ConfigError(f"invalid setting: {_short_settings_error(exc)}") from None
+
+
+def _variable(loc: tuple[Any, ...]) -> str:
+    if not loc:
+        return "(settings)"
+    name = str(loc[0])
+    if name == "discord_token":
+        return "DISCORD_TOKEN"
+    return name if name.isupper() else "CITEBOT_" + name.upper()
+
+
+def _short_settings_error(exc: Exception) -> str:
+    """'error parsing value for field "x" from source "EnvSettingsSource"' -> CITEBOT_X."""
+    import re
+
+    text = str(exc).splitlines()[0]
+    found = re.search(r'field "(\w+)"', text)
+    return f"{_variable((found.group(1),))} cannot be parsed" if found else text

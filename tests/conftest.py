@@ -9,6 +9,7 @@ own data dir.
 from __future__ import annotations
 
 import os
+import socket
 import subprocess
 import sys
 from collections.abc import Callable, Iterator
@@ -16,10 +17,12 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from pydantic_settings import BaseSettings
+
 from citebot.index.embed.encoders import Encoders
 from citebot.index.library import Library
 from citebot.index.settings import PROJECT_ROOT, Settings
-from pydantic_settings import BaseSettings
+from tests.fakes.http_site import LocalServer, LocalSite
 
 SEED = PROJECT_ROOT / "articles" / "nyc-mayor-facial-recognition.txt"
 VENV_BIN = Path(sys.executable).parent
@@ -74,12 +77,30 @@ def write_news(folder: Path, count: int, start: int = 0) -> list[Path]:
     ]
 
 
+def free_port() -> int:
+    """A TCP port free on 127.0.0.1 right now (for servers the tests start)."""
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+@pytest.fixture
+def site() -> Iterator[LocalSite]:
+    """A local HTTP server for article pages and feeds (``site.add(path, body)``)."""
+    with LocalServer() as running:
+        yield running
+
+
 def clean_env(**extra: str) -> dict[str, str]:
     """The current environment without CITEBOT_*/DISCORD_* settings, plus ``extra``.
 
     Subprocesses then see only what the test sets, never a developer's config.
     """
-    env = {k: v for k, v in os.environ.items() if not k.startswith(("CITEBOT_", "DISCORD_"))}
+    env = {
+        k: v
+        for k, v in os.environ.items()
+        if not k.startswith(("CITEBOT_", "DISCORD_")) and k != "PYTEST_CURRENT_TEST"
+    }
     env.update(
         HF_HUB_OFFLINE="1",
         TRANSFORMERS_OFFLINE="1",
@@ -88,8 +109,8 @@ def clean_env(**extra: str) -> dict[str, str]:
         NO_COLOR="1",
         COLUMNS="200",
         CITEBOT_AUTO_INDEX_BUNDLED="false",
-        **extra,
     )
+    env.update(extra)
     return env
 
 

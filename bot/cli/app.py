@@ -12,6 +12,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Annotated
 
 import typer
+
 from citebot.bot.cli.errors import friendly_errors
 
 # Queries multiply small matrices in numpy; several OpenBLAS threads fighting over
@@ -20,9 +21,7 @@ os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")
 
 if TYPE_CHECKING:
     from citebot.bot.cli.ask import AskOptions
-    from citebot.index.library import Library
-    from citebot.index.models import IngestReport
-    from citebot.index.settings import Settings
+    from citebot.index import IngestReport, Library, Settings
 
 app = typer.Typer(
     name="citebot",
@@ -63,24 +62,17 @@ def _root(
 
 
 def _settings(ctx: typer.Context) -> Settings:
-    """Build the settings once per invocation (pydantic validation errors -> one line)."""
-    from citebot.index.errors import ConfigError
-    from citebot.index.settings import Settings
-    from pydantic import ValidationError
+    """Build the settings once per invocation (a bad setting is one line, exit 2)."""
+    from citebot.index import load_settings
 
     root = ctx.find_root()
     if root.obj is None:
-        try:
-            root.obj = Settings()
-        except ValidationError as exc:
-            first = exc.errors()[0]
-            name = "CITEBOT_" + str(first["loc"][0]).upper() if first.get("loc") else "settings"
-            raise ConfigError(f"invalid setting {name}: {first['msg']}") from None
+        root.obj = load_settings()
     return root.obj
 
 
 def _library(ctx: typer.Context) -> Library:
-    from citebot.index.library import Library
+    from citebot.index import Library
 
     return Library(_settings(ctx))
 
@@ -209,7 +201,7 @@ def ask(
     if questions_file is not None:
         ask_many(lib, questions_file, options)
     elif question is None:
-        from citebot.index.errors import BadInputError
+        from citebot.index import BadInputError
 
         raise BadInputError('give a question, e.g. citebot ask "Who is Derrick Ingram?"')
     else:
@@ -241,8 +233,7 @@ def _ready_library(ctx: typer.Context) -> Library:
 def _ask_options(top_k: int | None, mode: str | None, as_of: str | None) -> AskOptions:
     """Options checked before any model or index is loaded."""
     from citebot.bot.cli.ask import AskOptions
-    from citebot.index.errors import BadInputError
-    from citebot.index.ingest.readers.dates import parse_day
+    from citebot.index import BadInputError, parse_day
 
     if mode not in (None, "extractive", "llm"):
         raise BadInputError(f"--mode must be 'extractive' or 'llm', not {mode!r}")

@@ -10,11 +10,9 @@ from pathlib import Path
 from typing import Literal
 
 import typer
-from citebot.index.errors import BadInputError, CitebotError
-from citebot.index.ingest.readers.dates import parse_day
-from citebot.index.library import Library
-from citebot.index.models import Answer, Turn
 from rich.console import Console
+
+from citebot.index import Answer, BadInputError, CitebotError, Library, Turn, parse_day
 
 
 @dataclass(frozen=True)

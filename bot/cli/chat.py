@@ -2,12 +2,11 @@
 
 from __future__ import annotations
 
+from rich.console import Console
+
 from citebot.bot.cli.ask import AskOptions
 from citebot.bot.cli.render import render_answer
-from citebot.index.errors import CitebotError
-from citebot.index.library import Library
-from citebot.index.models import Answer, Turn
-from rich.console import Console
+from citebot.index import Answer, CitebotError, Library, Turn
 
 HELP = "Ask anything about the articles. /sources shows the last sources, /reset forgets, /quit."
 
@@ -62,7 +61,7 @@ def _show_sources(console: Console, answer: Answer | None) -> None:
     if answer is None:
         console.print("no answer yet", style="dim")
         return
-    from citebot.bot.cli.render import _source
+    from citebot.bot.cli.render import source_panel
 
     for citation in answer.citations or answer.related:
-        console.print(_source(citation, True))
+        console.print(source_panel(citation, True))

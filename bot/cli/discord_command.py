@@ -10,6 +10,7 @@ from __future__ import annotations
 import logging
 
 import typer
+
 from citebot.bot.cli.errors import friendly_errors
 
 
@@ -42,16 +43,9 @@ def register(app: typer.Typer) -> None:
         log_level: str = typer.Option("INFO", "--log-level", help="DEBUG, INFO, WARNING…"),
     ) -> None:
         """Run the Discord bot (token from DISCORD_TOKEN; see CITEBOT_DISCORD_* settings)."""
-        from citebot.index.errors import ConfigError
-        from citebot.index.settings import Settings
-        from pydantic import ValidationError
+        from citebot.index import load_settings
 
-        try:
-            settings = Settings()
-        except ValidationError as exc:
-            first = exc.errors()[0]
-            where = ".".join(str(p) for p in first.get("loc", ())) or "settings"
-            raise ConfigError(f"invalid setting {where}: {first.get('msg')}") from None
+        settings = load_settings()
         _setup_logging(log_level)
         from citebot.bot.discord.app import run_bot
 

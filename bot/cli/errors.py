@@ -9,7 +9,8 @@ from collections.abc import Callable
 from typing import ParamSpec, TypeVar
 
 import typer
-from citebot.index.errors import CitebotError
+
+from citebot.index import CitebotError
 
 P = ParamSpec("P")
 R = TypeVar("R")

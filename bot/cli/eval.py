@@ -14,9 +14,10 @@ from typing import TYPE_CHECKING, Any
 import typer
 
 if TYPE_CHECKING:
-    from citebot.index.eval.metrics import EvalSummary, QuestionResult
-    from citebot.index.settings import Settings
     from rich.console import Console
+
+    from citebot.index import Settings
+    from citebot.index.eval import EvalSummary, QuestionResult
 
 
 def register(app: typer.Typer) -> None:
@@ -52,12 +53,13 @@ def eval_command(
     ),
 ) -> None:
     """Ask every question and report citation recall, answer accuracy and abstention."""
-    from citebot.index.eval.metrics import worst_failures
-    from citebot.index.settings import Settings
     from rich.console import Console
 
+    from citebot.index import load_settings
+    from citebot.index.eval import worst_failures
+
     err = Console(stderr=True)
-    settings = Settings()
+    settings = load_settings()
     summary, results = _run(
         settings,
         file,
@@ -96,16 +98,15 @@ def _run(
     err: Console,
     use_dates: bool = True,
 ) -> tuple[EvalSummary, list[QuestionResult]]:
-    from citebot.index.errors import BadInputError
-    from citebot.index.eval.metrics import load_questions, run_eval, summarize
-    from citebot.index.library import Library
+    from citebot.index import BadInputError, Library
+    from citebot.index.eval import load_questions, run_eval, summarize
 
     if file is None and dataset is None:
         raise BadInputError("give a questions FILE.jsonl or --dataset squad|realtimeqa")
     questions = load_questions(file) if file is not None else []
     sources: list[str] = []
     if dataset is not None:
-        from citebot.index.eval.datasets import load_dataset
+        from citebot.index.eval import load_dataset
 
         eval_set = load_dataset(dataset, split, bbc_distractors=bbc_distractors)
         name = f"{dataset}-{split}" + ("-bbc" if bbc_distractors else "")

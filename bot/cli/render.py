@@ -4,11 +4,12 @@ from __future__ import annotations
 
 import datetime as dt
 
-from citebot.index.models import Answer, ArticleInfo, Citation, IndexStatus, IngestReport
 from rich.console import Console, Group
 from rich.panel import Panel
 from rich.table import Table
 from rich.text import Text
+
+from citebot.index import Answer, ArticleInfo, Citation, IndexStatus, IngestReport
 
 
 def render_answer(console: Console, answer: Answer, *, show_passages: bool = True) -> None:
@@ -24,10 +25,10 @@ def render_answer(console: Console, answer: Answer, *, show_passages: bool = Tru
     heading = "Possibly related" if answer.abstained else "Sources"
     console.print(Text(f"\n{heading}", style="bold underline"))
     for citation in sources:
-        console.print(_source(citation, show_passages))
+        console.print(source_panel(citation, show_passages))
 
 
-def _source(c: Citation, show_passage: bool) -> Panel | Text:
+def source_panel(c: Citation, show_passage: bool) -> Panel | Text:
     head = Text(f"[{c.n}] ", style="bold cyan")
     head.append(c.title or c.article_id, style="bold")
     if c.published:

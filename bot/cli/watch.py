@@ -13,8 +13,7 @@ import time
 from collections.abc import Callable
 from pathlib import Path
 
-from citebot.index.library import Library
-from citebot.index.models import IngestReport
+from citebot.index import IngestReport, Library
 
 DEBOUNCE_SECONDS = 1.0
 

@@ -25,17 +25,23 @@ from typing import Any
 
 import discord
 import yarl
+from discord import app_commands
+
 from citebot.bot.discord import render as render
 from citebot.bot.discord.commands import build_commands
 from citebot.bot.discord.limits import Limits, Refusal
 from citebot.bot.discord.memory import AnswerStore, Conversations
 from citebot.bot.discord.ui import SourcesButton, sources_view
 from citebot.bot.discord.worker import LibraryWorker
-from citebot.index.errors import CitebotError, ConfigError
-from citebot.index.library import Library
-from citebot.index.models import Answer, ArticleInfo, IngestReport
-from citebot.index.settings import Settings
-from discord import app_commands
+from citebot.index import (
+    Answer,
+    ArticleInfo,
+    CitebotError,
+    ConfigError,
+    IngestReport,
+    Library,
+    Settings,
+)
 
 log = logging.getLogger("citebot.discord")
 

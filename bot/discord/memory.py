@@ -12,7 +12,7 @@ import secrets
 from collections import OrderedDict
 from collections.abc import Sequence
 
-from citebot.index.models import Answer, Turn
+from citebot.index import Answer, Turn
 
 
 class AnswerStore:

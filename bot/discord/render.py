@@ -16,7 +16,8 @@ from dataclasses import dataclass, field
 from datetime import datetime
 
 import discord
-from citebot.index.models import Answer, ArticleInfo, Citation, IndexStatus, IngestReport
+
+from citebot.index import Answer, ArticleInfo, Citation, IndexStatus, IngestReport
 
 CONTENT_LIMIT = 2000
 DESCRIPTION_LIMIT = 4096

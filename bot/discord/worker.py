@@ -16,7 +16,7 @@ from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from typing import ParamSpec, TypeVar
 
-from citebot.index.errors import CitebotError
+from citebot.index import CitebotError
 
 P = ParamSpec("P")
 R = TypeVar("R")

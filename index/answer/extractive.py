@@ -13,6 +13,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 import numpy as np
+
 from citebot.index.answer.question_kinds import answer_kind, novelty, supplies
 from citebot.index.search.bm25 import BM25Index, terms
 

@@ -12,6 +12,7 @@ from functools import cached_property
 from pathlib import Path
 
 import numpy as np
+
 from citebot.index.embed.model_files import resolve_model
 from citebot.index.embed.query_encoder import NumpyQueryEncoder
 from citebot.index.embed.torch_encoder import Embedder, Span, pool_spans

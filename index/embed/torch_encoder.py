@@ -13,6 +13,7 @@ from collections.abc import Sequence
 from typing import TYPE_CHECKING
 
 import numpy as np
+
 from citebot.index.embed.model_files import offline_hub, resolve_model
 from citebot.index.errors import MissingDependencyError, StoreError
 

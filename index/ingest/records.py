@@ -14,6 +14,7 @@ from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
+
 from citebot.index.embed.encoders import Encoders
 from citebot.index.ingest.chunking import ChunkedArticle, chunk_article
 from citebot.index.models import Article

@@ -11,6 +11,7 @@ from dataclasses import dataclass
 from typing import Literal
 
 import numpy as np
+
 from citebot.index.search.focus import NO_FOCUS, Focus
 from citebot.index.store.chroma_store import ChromaStore
 from citebot.index.store.snapshot import Snapshot

@@ -28,6 +28,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
+
 from citebot.index.errors import StoreError
 from citebot.index.settings import Settings
 from citebot.index.store.chroma_client import _short, make_chroma_client

@@ -14,13 +14,12 @@ import sqlite3
 import subprocess
 import threading
 import time
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+
 from citebot.index.errors import StoreError, StoreLockedError
 from citebot.index.store.write_lock import writer_lock
-
 from tests.conftest import (
     CITEBOT,
     LibraryFactory,
@@ -30,13 +29,7 @@ from tests.conftest import (
     write_article,
     write_news,
 )
-from tests.index.http_fixtures import LocalServer, LocalSite
-
-
-@pytest.fixture
-def site() -> Iterator[LocalSite]:
-    with LocalServer() as running:
-        yield running
+from tests.fakes.http_site import LocalSite
 
 
 def wait_for(condition: object, timeout: float, what: str) -> None:

@@ -12,6 +12,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+
 from citebot.index.embed.encoders import Encoders
 from citebot.index.errors import StoreError
 from citebot.index.ingest.records import article_key
@@ -19,7 +20,6 @@ from citebot.index.library import Library
 from citebot.index.models import Skipped
 from citebot.index.search.fusion import Method
 from citebot.index.store.chroma_store import ChromaStore
-
 from tests.conftest import LibraryFactory, news_text, write_article, write_news
 
 LONG_BODY = " ".join(

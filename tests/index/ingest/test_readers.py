@@ -9,20 +9,19 @@ import socket
 import subprocess
 import sys
 import time
-from collections.abc import Iterator
 from datetime import date
 from pathlib import Path
 
 import pytest
+
 from citebot.index.eval.datasets import bbc_dir, realtimeqa_dir
 from citebot.index.ingest.readers import FeedSeen, is_url, iter_source
 from citebot.index.ingest.readers import web as web_module
 from citebot.index.ingest.readers.boilerplate import clean_text, is_chrome
 from citebot.index.ingest.readers.dates import iso_date
 from citebot.index.models import Article, Skipped
-
 from tests.conftest import SEED
-from tests.index.http_fixtures import LocalServer, LocalSite
+from tests.fakes.http_site import LocalSite
 
 BBC = bbc_dir()
 RTQA = realtimeqa_dir() / "articles.jsonl"
@@ -458,12 +457,6 @@ def test_realtimeqa_jsonl_keeps_ids_and_reads_ad_widget_records_as_headlines() -
 
 
 # --- web pages and feeds ----------------------------------------------------------------
-
-
-@pytest.fixture
-def site() -> Iterator[LocalSite]:
-    with LocalServer() as running:
-        yield running
 
 
 def rss(site: LocalSite, items: list[tuple[str, str, str]]) -> str:

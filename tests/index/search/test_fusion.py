@@ -7,10 +7,10 @@ import json
 from pathlib import Path
 
 import numpy as np
+
 from citebot.index.search.focus import recency_boosts, time_focus
 from citebot.index.search.fusion import Candidate, RetrievalConfig, _widened_pool, diversify
 from citebot.index.store.snapshot import Snapshot
-
 from tests.conftest import LibraryFactory
 
 

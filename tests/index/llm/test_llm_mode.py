@@ -9,6 +9,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 import pytest
+
 from citebot.index.errors import ConfigError, LLMError, MissingDependencyError
 from citebot.index.llm import prompts
 from citebot.index.llm.client import make_llm
@@ -22,8 +23,7 @@ from citebot.index.llm.generation import (
 )
 from citebot.index.models import Turn
 from citebot.index.settings import Settings
-
-from tests.index.fake_openai_server import FakeOpenAIServer
+from tests.fakes.openai_server import FakeOpenAIServer
 
 if TYPE_CHECKING:
     from llama_index.core.llms import LLM

@@ -15,13 +15,13 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
+
 from citebot.index.library import Library
 from citebot.index.models import Answer, Citation
 from citebot.index.settings import Settings
+from tests.conftest import SEED
 
 HERE = Path(__file__).resolve().parent
-ROOT = HERE.parents[1]
-SEED = ROOT / "articles" / "nyc-mayor-facial-recognition.txt"
 SEED_ID = "nyc-mayor-facial-recognition.txt"
 QUESTIONS = HERE / "seed_questions.jsonl"
 FOLLOWUPS = HERE / "seed_followups.jsonl"

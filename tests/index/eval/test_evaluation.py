@@ -8,6 +8,8 @@ from pathlib import Path
 
 import pytest
 import typer
+from typer.testing import CliRunner
+
 from citebot.index.errors import BadInputError
 from citebot.index.eval.datasets import (
     EvalSet,
@@ -33,10 +35,7 @@ from citebot.index.eval.metrics import (
     summarize,
     worst_failures,
 )
-from typer.testing import CliRunner
-
-ROOT = Path(__file__).resolve().parents[2]
-SEED = ROOT / "articles" / "nyc-mayor-facial-recognition.txt"
+from tests.conftest import PROJECT_ROOT, SEED
 
 # --------------------------------------------------------------------------- parsing
 
@@ -502,7 +501,7 @@ def test_bench_quick_runs_end_to_end(tmp_path: Path) -> None:
 
     proc = subprocess.run(
         [sys.executable, "-m", "bench", "all", "--quick", "--out", str(tmp_path)],
-        cwd=ROOT,
+        cwd=PROJECT_ROOT,
         capture_output=True,
         text=True,
         timeout=900,

@@ -6,11 +6,11 @@ import json
 from pathlib import Path
 
 import pytest
-from citebot.bot.cli.app import app
 from click.testing import Result
 from typer.testing import CliRunner
 
-from tests.bot.test_cli_index import Invoke, assert_clean_failure, cli  # noqa: F401
+from citebot.bot.cli.app import app
+from tests.bot.cli.test_index_commands import Invoke, assert_clean_failure, cli  # noqa: F401
 from tests.conftest import write_article
 
 

@@ -11,10 +11,11 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+
 from citebot.index.errors import ConfigError
 from citebot.index.library import Library
-
-from tests.index.fake_openai_server import FakeOpenAIServer
+from tests.conftest import SEED
+from tests.fakes.openai_server import FakeOpenAIServer
 
 
 @pytest.fixture(scope="module")
@@ -30,7 +31,7 @@ def server() -> Iterator[FakeOpenAIServer]:
 def lib(tmp_path_factory: pytest.TempPathFactory, make_library, server) -> Library:
     root = tmp_path_factory.mktemp("llm")
     library = make_library(root, llm=server.base_url, llm_model="scripted", llm_timeout=1.0)
-    seed = Path(__file__).resolve().parents[2] / "articles" / "nyc-mayor-facial-recognition.txt"
+    seed = SEED
     library.ingest([str(seed)])
     return library
 
@@ -71,7 +72,7 @@ def test_llm_uncited_answer_is_not_trusted(lib: Library, server) -> None:
 
 def test_llm_mode_without_endpoint_is_a_config_error(make_library, tmp_path: Path) -> None:
     library = make_library(tmp_path)
-    seed = Path(__file__).resolve().parents[2] / "articles" / "nyc-mayor-facial-recognition.txt"
+    seed = SEED
     library.ingest([str(seed)])
     with pytest.raises(ConfigError, match="CITEBOT_LLM"):
         library.ask("Who is Derrick Ingram?", mode="llm")

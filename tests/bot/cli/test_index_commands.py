@@ -13,28 +13,20 @@ import subprocess
 import sys
 import threading
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
-from citebot.bot.cli.app import app
-from citebot.bot.cli.watch import watch_folder
-from citebot.index.models import IngestReport
 from click.testing import Result
 from typer.testing import CliRunner
 
-from tests.conftest import LibraryFactory, clean_env, news_text, run_cli, write_article
-from tests.index.http_fixtures import LocalServer, LocalSite
+from citebot.bot.cli.app import app
+from citebot.bot.cli.watch import watch_folder
+from citebot.index.models import IngestReport
+from tests.conftest import LibraryFactory, clean_env, free_port, news_text, run_cli, write_article
+from tests.fakes.http_site import LocalSite
 
 Invoke = Callable[..., Result]
-
-
-def free_port() -> int:
-    import socket
-
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
 
 
 @pytest.fixture
@@ -59,12 +51,6 @@ def cli(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, patched_cli_encoders: N
         return runner.invoke(app, list(args), env=values)
 
     return invoke
-
-
-@pytest.fixture
-def site() -> Iterator[LocalSite]:
-    with LocalServer() as running:
-        yield running
 
 
 def assert_clean_failure(result: Result, code: int, *needles: str) -> str:

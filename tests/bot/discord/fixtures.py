@@ -18,12 +18,12 @@ from typing import Any
 
 import discord
 import pytest
+
 from citebot.bot.discord.app import CitebotClient
 from citebot.index.library import Library
 from citebot.index.models import Answer, Turn
 from citebot.index.settings import Settings
-
-from tests.bot.fake_discord import FakeDiscord
+from tests.fakes.discord_server import FakeDiscord
 
 
 @dataclass

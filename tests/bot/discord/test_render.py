@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import discord
 import pytest
+
 from citebot.bot.discord import render as render
 from citebot.index.models import Answer, ArticleInfo, Citation, IndexStatus, IngestReport, Skipped
 

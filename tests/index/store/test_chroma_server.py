@@ -6,7 +6,6 @@ generation counter is what tells one bot that another changed the index.
 
 from __future__ import annotations
 
-import socket
 import subprocess
 import time
 import urllib.request
@@ -15,18 +14,12 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+
 from citebot.index.errors import StoreError
 from citebot.index.library import Library
-
-from tests.conftest import VENV_BIN, LibraryFactory, clean_env, news_text, write_article
+from tests.conftest import VENV_BIN, LibraryFactory, clean_env, free_port, news_text, write_article
 
 CHROMA = VENV_BIN / "chroma"
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
 
 
 def _heartbeat(url: str) -> bool:

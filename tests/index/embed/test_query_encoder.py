@@ -12,6 +12,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+
 from citebot.index.embed.encoders import Encoders
 from citebot.index.embed.query_encoder import NumpyQueryEncoder
 from citebot.index.embed.torch_encoder import Embedder

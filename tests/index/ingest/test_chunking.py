@@ -11,10 +11,11 @@ import random
 from pathlib import Path
 
 import pytest
+from tokenizers import Tokenizer
+
 from citebot.index.embed.encoders import Encoders
 from citebot.index.ingest.chunking import ChunkedArticle, chunk_article
 from citebot.index.ingest.sentences import split_sentences
-from tokenizers import Tokenizer
 
 MODEL_LIMIT = 256
 

@@ -17,9 +17,10 @@ from typing import Any
 
 import pytest
 
-from tests.bot import discord_fixtures
-from tests.bot.discord_fixtures import Shared, button_ids, embeds_text, running_bot
-from tests.bot.fake_discord import Call, FakeDiscord, FakeInteraction
+from tests.bot.discord import fixtures as discord_fixtures
+from tests.bot.discord.fixtures import Shared, button_ids, embeds_text, running_bot
+from tests.conftest import write_article
+from tests.fakes.discord_server import Call, FakeDiscord, FakeInteraction
 
 pytestmark = pytest.mark.timeout(60)
 shared_library = discord_fixtures.shared_library  # the session-scoped real Library
@@ -98,10 +99,6 @@ async def ask_and_wait(server: FakeDiscord, question: str = QUESTION, **kw: Any)
 
 def thread_hint(thread_id: int) -> Callable[[Call], bool]:
     return posted_to(thread_id, contains="Follow-up questions go here")
-
-
-def write_article(folder: Any, name: str, title: str, body: str) -> None:
-    (folder / name).write_text(f"{title}\n\n{body}\n", encoding="utf-8")
 
 
 # ------------------------------------------------------------------ login, sync

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import pytest
+
 from citebot.bot.discord.limits import DEFAULT_ESTIMATE, Limits, Refusal, Slot
 
 

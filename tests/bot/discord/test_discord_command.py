@@ -8,34 +8,24 @@ CITEBOT_DATA_DIR.
 from __future__ import annotations
 
 import asyncio
-import os
 import signal
 import sys
 from pathlib import Path
 
 import pytest
 
-from tests.bot.discord_fixtures import embeds_text
-from tests.bot.fake_discord import FakeDiscord
+from tests.bot.discord.fixtures import embeds_text
+from tests.conftest import clean_env
+from tests.fakes.discord_server import FakeDiscord
 
 pytestmark = pytest.mark.timeout(90)
 
 COMMAND = [sys.executable, "-m", "citebot.bot.cli", "discord"]
 
 
-def clean_env(tmp_path: Path, **extra: str) -> dict[str, str]:
-    env = {
-        k: v
-        for k, v in os.environ.items()
-        if not k.startswith(("CITEBOT_", "DISCORD_")) and k != "PYTEST_CURRENT_TEST"
-    }
-    env["CITEBOT_DATA_DIR"] = str(tmp_path / "data")
-    env["PYTHONUNBUFFERED"] = "1"
-    env["HF_HUB_OFFLINE"] = "1"
-    env["TRANSFORMERS_OFFLINE"] = "1"
-    env["TOKENIZERS_PARALLELISM"] = "false"
-    env.update(extra)
-    return env
+def bot_env(tmp_path: Path, **extra: str) -> dict[str, str]:
+    """A clean environment (see conftest.clean_env) with its own data dir, unbuffered."""
+    return clean_env(CITEBOT_DATA_DIR=str(tmp_path / "data"), PYTHONUNBUFFERED="1", **extra)
 
 
 async def run_to_end(env: dict[str, str], cwd: Path) -> tuple[int, str]:
@@ -52,7 +42,7 @@ async def run_to_end(env: dict[str, str], cwd: Path) -> tuple[int, str]:
 
 
 async def test_missing_token_is_a_one_line_config_error(tmp_path: Path) -> None:
-    code, err = await run_to_end(clean_env(tmp_path), tmp_path)
+    code, err = await run_to_end(bot_env(tmp_path), tmp_path)
     assert code == 2
     lines = err.strip().splitlines()
     assert len(lines) == 1 and "DISCORD_TOKEN is not set" in lines[0], err
@@ -60,7 +50,7 @@ async def test_missing_token_is_a_one_line_config_error(tmp_path: Path) -> None:
 
 async def test_rejected_token_is_a_one_line_config_error(tmp_path: Path) -> None:
     async with FakeDiscord(token="the-right-token") as server:
-        env = clean_env(
+        env = bot_env(
             tmp_path,
             DISCORD_TOKEN="a-wrong-token",
             CITEBOT_DISCORD_API_BASE=server.api_base,
@@ -76,12 +66,13 @@ async def test_rejected_token_is_a_one_line_config_error(tmp_path: Path) -> None
 
 async def test_entry_point_logs_in_answers_and_stops_on_sigterm(tmp_path: Path) -> None:
     async with FakeDiscord() as server:
-        env = clean_env(
+        env = bot_env(
             tmp_path,
             DISCORD_TOKEN=server.token,
             CITEBOT_DISCORD_API_BASE=server.base_url,  # the /api/v10 suffix is optional
             CITEBOT_DISCORD_GATEWAY_URL=server.gateway_url,
             CITEBOT_DISCORD_COOLDOWN_SECONDS="0",
+            CITEBOT_AUTO_INDEX_BUNDLED="true",
         )
         proc = await asyncio.create_subprocess_exec(
             *COMMAND,

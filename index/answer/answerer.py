@@ -139,11 +139,11 @@ class Answerer:
             if p.meta["chunk"] > 0:  # an overlapping sentence is stored with the previous chunk
                 wanted.add(chunk_id.rsplit("-", 1)[0] + f"-{p.meta['chunk'] - 1}")
         metas, vectors = self.store.sentence_vectors(snap.build, sorted(wanted))
-        by_key = {(m["akey"], m["j"]): i for i, m in enumerate(metas)}
+        by_key = {(m["article_key"], m["sentence"]): i for i, m in enumerate(metas)}
         rows, items = [], []
         for n, p in enumerate(passages):
-            for j in range(p.meta["s_first"], p.meta["s_last"]):
-                i = by_key.get((p.meta["akey"], j))
+            for j in range(p.meta["first_sentence"], p.meta["last_sentence"]):
+                i = by_key.get((p.meta["article_key"], j))
                 if i is None:
                     continue
                 start, end = metas[i]["start"], metas[i]["end"]

@@ -21,7 +21,7 @@ from citebot.index.models import Article
 from citebot.index.settings import Settings
 from citebot.index.store.chroma_store import ArticleRecords
 
-CHUNKING_VERSION = 1
+CHUNKING_VERSION = 2  # 2: metadata keys renamed (article_key, sentence, first_sentence)
 
 
 def article_key(article_id: str) -> str:
@@ -119,7 +119,7 @@ class Indexer:
         base = _clean(
             {
                 "article_id": a.id,
-                "akey": p.key,
+                "article_key": p.key,
                 "version": p.version,
                 "title": a.title,
                 "url": a.url,
@@ -137,8 +137,8 @@ class Indexer:
                     "chunk": chunk.index,
                     "body_start": chunk.body_start,
                     "prefix_len": chunk.prefix_len,
-                    "s_first": first,
-                    "s_last": last,
+                    "first_sentence": first,
+                    "last_sentence": last,
                 }
             )
             for offset, j in enumerate(range(first, last)):
@@ -148,10 +148,10 @@ class Indexer:
                 sent_ids.append(f"{p.key}-{p.version}-s{j}")
                 sent_metas.append(
                     {
-                        "akey": p.key,
+                        "article_key": p.key,
                         "version": p.version,
                         "chunk_id": chunk_id,
-                        "j": j,
+                        "sentence": j,
                         "start": start,
                         "end": end,
                     }

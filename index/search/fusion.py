@@ -69,11 +69,13 @@ def retrieve(
         sentences = _sentence_dense(snap, store, query_vec, pool)
         fused = _convex(dense, sentences, keyword, config)
     if focus.excluded:
-        fused = {r: v for r, v in fused.items() if snap.metas[r]["akey"] not in focus.excluded}
+        fused = {
+            r: v for r, v in fused.items() if snap.metas[r]["article_key"] not in focus.excluded
+        }
     if focus.boosts or focus.recency:
         top = max(fused.values(), default=1.0)
         for row in fused:
-            key = snap.metas[row]["akey"]
+            key = snap.metas[row]["article_key"]
             extra = config.boost * focus.boosts.get(key, 0.0)
             fused[row] += top * (extra + config.recency * focus.recency.get(key, 0.0))
     ranked = sorted(fused.items(), key=lambda kv: -kv[1])
@@ -86,7 +88,7 @@ def diversify(snap: Snapshot, candidates: list[Candidate], k: int) -> list[Candi
     """Best passage of each article first; further passages only to fill up to k."""
     chosen, seen, rest = [], set(), []
     for cand in candidates:
-        key = snap.metas[cand.row]["akey"]
+        key = snap.metas[cand.row]["article_key"]
         (rest if key in seen else chosen).append(cand)
         seen.add(key)
     return (chosen + rest)[:k]
@@ -116,7 +118,7 @@ def _hidden_rows(snap: Snapshot, excluded: frozenset[str]) -> np.ndarray | None:
     """Chunk rows of the left-out articles, as a mask (None when nothing is left out)."""
     if not excluded:
         return None
-    return np.fromiter((m["akey"] in excluded for m in snap.metas), bool, len(snap.metas))
+    return np.fromiter((m["article_key"] in excluded for m in snap.metas), bool, len(snap.metas))
 
 
 def _widened_pool(pool: int, hidden: np.ndarray | None) -> int:

@@ -242,9 +242,9 @@ class ChromaStore:
 
     def sweep(self, build: str, key: str, keep_version: str | None) -> None:
         """Delete chunk/sentence records of ``key`` other than ``keep_version``."""
-        where: dict[str, Any] = {"akey": key}
+        where: dict[str, Any] = {"article_key": key}
         if keep_version is not None:
-            where = {"$and": [{"akey": key}, {"version": {"$ne": keep_version}}]}
+            where = {"$and": [{"article_key": key}, {"version": {"$ne": keep_version}}]}
         for col in (self.chunks(build), self.sentences(build)):
             self._call(col.delete, where=where)
 
@@ -263,7 +263,7 @@ class ChromaStore:
                 record_id
                 for ids, metas, _ in self._pages(col, include=["metadatas"])
                 for record_id, meta in zip(ids, metas, strict=True)
-                if live.get(meta.get("akey")) != meta.get("version")
+                if live.get(meta.get("article_key")) != meta.get("version")
             ]
             for start in range(0, len(stale), PAGE):
                 self._call(col.delete, ids=stale[start : start + PAGE])

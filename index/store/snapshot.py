@@ -20,7 +20,7 @@ from typing import Any
 from citebot.index.search.bm25 import BM25Index
 from citebot.index.store.chroma_store import ChromaStore, StoreState
 
-CACHE_FORMAT = 3
+CACHE_FORMAT = 4
 
 
 @dataclass
@@ -87,11 +87,11 @@ def build_snapshot(store: ChromaStore, state: StoreState) -> Snapshot:
     ids, texts, metas = [], [], []
     for page_ids, page_metas, page_docs in store.all_chunks(build):
         for cid, meta, doc in zip(page_ids, page_metas, page_docs, strict=True):
-            if live.get(meta.get("akey")) == meta.get("version"):
+            if live.get(meta.get("article_key")) == meta.get("version"):
                 ids.append(cid)
                 texts.append(doc or "")
                 metas.append(meta)
-    order = sorted(range(len(ids)), key=lambda i: (metas[i]["akey"], metas[i]["chunk"]))
+    order = sorted(range(len(ids)), key=lambda i: (metas[i]["article_key"], metas[i]["chunk"]))
     snap = Snapshot(
         build,
         state.generation,

@@ -47,7 +47,7 @@ def chunk_records(lib: Library, article_id: str, kind: str = "chunks") -> list[d
     build = lib.store.read_state().active_build
     assert build is not None
     col = lib.store.chunks(build) if kind == "chunks" else lib.store.sentences(build)
-    got = col.get(where={"akey": article_key(article_id)}, include=["metadatas"])
+    got = col.get(where={"article_key": article_key(article_id)}, include=["metadatas"])
     return list(got["metadatas"])
 
 

@@ -16,7 +16,7 @@ from tests.conftest import LibraryFactory
 
 def snapshot(published: dict[str, str | None]) -> Snapshot:
     articles = {key: ({"published": day} if day else {}) for key, day in published.items()}
-    metas = [{"akey": key} for key in published]
+    metas = [{"article_key": key} for key in published]
     return Snapshot("b", 1, [f"{k}-0" for k in published], ["x"] * len(metas), metas, articles)
 
 
@@ -40,7 +40,7 @@ def test_as_of_date_leaves_later_articles_out_and_moves_this_week() -> None:
 
 def test_diversify_takes_one_passage_per_article_first() -> None:
     snap = snapshot({"a": None, "b": None})
-    snap.metas = [{"akey": "a"}, {"akey": "a"}, {"akey": "b"}]
+    snap.metas = [{"article_key": "a"}, {"article_key": "a"}, {"article_key": "b"}]
     snap.chunk_ids = ["a-0", "a-1", "b-0"]
     ranked = [Candidate(0, 0.9), Candidate(1, 0.8), Candidate(2, 0.1)]
     assert [c.row for c in diversify(snap, ranked, 2)] == [0, 2]

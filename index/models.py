@@ -19,6 +19,11 @@ class Article(BaseModel):
     published: str | None = None
     authors: list[str] = Field(default_factory=list)
     source: str = ""
+    feed_entry: str | None = Field(
+        default=None,
+        description="read from a feed entry: a stamp of the entry's dates and id, stored "
+        "so the next pull refetches the page only when the feed says it changed",
+    )
 
     @property
     def headline_only(self) -> bool:

@@ -49,7 +49,17 @@ class Settings(BaseSettings):
     collection_prefix: str = "citebot"
     bundled_articles: Path = Field(default_factory=bundled_articles_dir)
     auto_index_bundled: bool = True
-    http_timeout: float = Field(default=15.0, gt=0)
+
+    # fetching URLs and feeds
+    http_timeout: float = Field(
+        default=15.0, gt=0, description="seconds; total per fetch (connect + whole download)"
+    )
+    allow_private_urls: bool = Field(
+        default=False,
+        description="also fetch loopback, private, link-local and multicast addresses "
+        "(an intranet, or the tests' 127.0.0.1 servers); refused by default",
+    )
+    feed_max_entries: int = Field(default=50, ge=1, description="entries read per feed pull")
 
     # answering
     top_k: int = Field(default=5, ge=1, le=20)

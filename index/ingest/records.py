@@ -67,6 +67,8 @@ class Indexer:
         ):
             digest.update(part.encode("utf-8"))
             digest.update(b"\x00")
+        if article.feed_entry:  # the feed said the entry changed: store its new stamp
+            digest.update(article.feed_entry.encode("utf-8"))
         return digest.hexdigest()[:12]
 
     def prepare(self, article: Article) -> PreparedArticle:
@@ -163,6 +165,7 @@ class Indexer:
                 "source": a.source,
                 "authors": ", ".join(a.authors),
                 "hash": p.hash,
+                "feed_entry": a.feed_entry,
                 "chunks": len(chunk_ids),
                 "indexed_at": time.time(),
             }

@@ -4,11 +4,14 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable, Sequence
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from citebot.index.ingest.records import Indexer, PreparedArticle, article_key, content_hash
 from citebot.index.models import Article, IngestReport, Skipped
 from citebot.index.store.chroma_store import ChromaStore, StoreState
+
+if TYPE_CHECKING:
+    from citebot.index.ingest.readers import FeedSeen
 
 FLUSH_CHUNKS = 512
 
@@ -34,22 +37,54 @@ class IngestRun:
         self.pending_chunks = 0
         self.replaced: set[str] = set()
         self.feeds_seen: list[str] = []
+        # entry link -> stamp, for feed entries already indexed (not fetched again)
+        self.feed_entries: dict[str, str] = {
+            m["article_id"]: m["feed_entry"] for m in self.manifest.values() if m.get("feed_entry")
+        }
         self.seen = 0
         self.publish = publish
         self._started = time.perf_counter()
 
     def ingest_sources(self, sources: Sequence[str]) -> IngestReport:
-        from citebot.index.ingest.readers import FeedSeen, iter_source
+        """Read every source; feeds are pulled conditionally and skip known entries."""
+        from citebot.index.ingest.readers import (
+            EntryUnchanged,
+            FeedMemory,
+            FeedSeen,
+            Fetcher,
+            iter_source,
+        )
 
-        for source in sources:
-            for item in iter_source(source, http_timeout=self.indexer.settings.http_timeout):
-                if isinstance(item, FeedSeen):
-                    self.feeds_seen.append(item.url)
-                elif isinstance(item, Skipped):
-                    self.report.skipped.append(item)
-                else:
-                    self.add(item)
+        settings = self.indexer.settings
+        memory = FeedMemory(validators=dict(self.state.feed_validators), entries=self.feed_entries)
+        with Fetcher(settings) as fetcher:
+            for source in sources:
+                feed, failed = None, False
+                for item in iter_source(source, settings, fetcher=fetcher, memory=memory):
+                    if isinstance(item, FeedSeen):
+                        feed = item
+                    elif isinstance(item, EntryUnchanged):
+                        self.report.unchanged.append(item.article_id)
+                    elif isinstance(item, Skipped):
+                        failed = True
+                        self.report.skipped.append(item)
+                    else:
+                        self.add(item)
+                if feed is not None:
+                    self.feeds_seen.append(feed.url)
+                    self._remember_validators(feed, failed)
         return self.finish()
+
+    def _remember_validators(self, feed: FeedSeen, failed: bool) -> None:
+        """Store the feed's ETag/Last-Modified for the next pull's conditional request,
+        but only after a pull where every entry was read: otherwise the server's 304
+        would stop the entries that failed (a timeout, a 503) from being tried again."""
+        if feed.not_modified:
+            return
+        if feed.validators and not failed:
+            self.state.feed_validators[feed.url] = feed.validators
+        else:
+            self.state.feed_validators.pop(feed.url, None)
 
     def copy_from(self, old_build: str) -> IngestReport:
         """Re-chunk and re-embed every article stored in ``old_build`` (for rebuild)."""
@@ -64,6 +99,7 @@ class IngestRun:
                     published=meta.get("published"),
                     authors=authors,
                     source=meta.get("source", ""),
+                    feed_entry=meta.get("feed_entry"),
                 )
             )
         return self.finish()
@@ -95,6 +131,8 @@ class IngestRun:
         if old is not None:
             self.replaced.add(key)
         self.manifest[key] = {"article_id": article.id, "version": version, "hash": digest}
+        if article.feed_entry:
+            self.feed_entries[article.id] = article.feed_entry
         self.pending.append(prepared)
         self.pending_chunks += len(prepared.chunked.chunks)
         if self.pending_chunks >= FLUSH_CHUNKS:

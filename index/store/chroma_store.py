@@ -46,6 +46,8 @@ class StoreState:
     chunking: str = ""
     feeds: list[str] = field(default_factory=list)
     folders: list[str] = field(default_factory=list)
+    # feed URL -> {"etag", "last_modified"} of its last full pull (conditional requests)
+    feed_validators: dict[str, dict[str, str]] = field(default_factory=dict)
 
     def to_metadata(self) -> dict[str, Any]:
         return {
@@ -56,6 +58,7 @@ class StoreState:
             "chunking": self.chunking,
             "feeds": json.dumps(self.feeds),
             "folders": json.dumps(self.folders),
+            "feed_validators": json.dumps(self.feed_validators, sort_keys=True),
         }
 
     @classmethod
@@ -68,6 +71,7 @@ class StoreState:
             chunking=str(meta.get("chunking", "")),
             feeds=json.loads(meta.get("feeds") or "[]"),
             folders=json.loads(meta.get("folders") or "[]"),
+            feed_validators=json.loads(meta.get("feed_validators") or "{}"),
         )
 
 

@@ -113,7 +113,7 @@ def test_two_cli_writers_one_is_refused_cleanly(
         "</article></body></html>",
         delay=6.0,
     )
-    env = {"CITEBOT_DATA_DIR": str(tmp_path / "data")}
+    env = {"CITEBOT_DATA_DIR": str(tmp_path / "data"), "CITEBOT_ALLOW_PRIVATE_URLS": "true"}
     a_file = write_article(tmp_path / "a", "a.txt", *news_text(0))
     b_file = write_article(tmp_path / "b", "b.txt", *news_text(1))
     writer_a = subprocess.Popen(

@@ -27,6 +27,7 @@ from tests.conftest import LibraryFactory, clean_env, free_port, news_text, run_
 from tests.fakes.http_site import LocalSite
 
 Invoke = Callable[..., Result]
+LOCAL = {"CITEBOT_ALLOW_PRIVATE_URLS": "true"}  # the tests' feeds are served on 127.0.0.1
 
 
 @pytest.fixture
@@ -161,7 +162,7 @@ def test_bad_inputs_are_skipped_and_the_batch_goes_on(
     kept = write_article(tmp_path / "kept", "kept.txt", *news_text(0))
     assert cli("index", "add", str(kept)).exit_code == 0
 
-    result = cli("index", "add", *sources, "--json")
+    result = cli("index", "add", *sources, "--json", **LOCAL)
     assert result.exit_code == 1, result.output
     report = json.loads(result.stdout)
     assert set(report["added"]) == good_ids
@@ -181,7 +182,7 @@ def test_skip_lines_name_source_and_reason(
     cli: Invoke, bad_batch: tuple[list[str], dict[str, str], set[str]]
 ) -> None:
     sources, expected, _ = bad_batch
-    result = cli("index", "add", *sources)
+    result = cli("index", "add", *sources, **LOCAL)
     assert result.exit_code == 1
     lines = result.stdout.splitlines()
     for source, reason in expected.items():
@@ -317,19 +318,79 @@ def test_feed_is_recorded_and_update_pulls_new_items(cli: Invoke, site: LocalSit
     site.add("/news/2.html", _page("Comet seen", news_text(2)[1]))
     feed = site.add("/feed.xml", _rss(site, ["/news/1.html"]), "application/rss+xml")
 
-    first = cli("index", "add", feed, "--json")
+    first = cli("index", "add", feed, "--json", **LOCAL)
     assert first.exit_code == 0, first.output
     assert json.loads(first.stdout)["added"] == [site.url("/news/1.html")]
     assert json.loads(cli("index", "status", "--json").stdout)["feeds"] == [feed]
 
     site.add("/feed.xml", _rss(site, ["/news/2.html", "/news/1.html"]), "application/rss+xml")
-    update = cli("index", "update", "--json")
+    update = cli("index", "update", "--json", **LOCAL)
     assert update.exit_code == 0, update.output
     report = json.loads(update.stdout)
     assert report["added"] == [site.url("/news/2.html")]
     assert report["unchanged"] == [site.url("/news/1.html")]
     status = json.loads(cli("index", "status", "--json").stdout)
     assert status["articles"] == 2 and status["feeds"] == [feed]
+
+
+def test_second_update_of_an_unchanged_feed_fetches_no_entry_page(
+    cli: Invoke, site: LocalSite
+) -> None:
+    paths = ["/news/1.html", "/news/2.html"]
+    for n, path in enumerate(paths):
+        site.add(path, _page(f"Story {n}", news_text(n)[1]))
+    feed = site.add("/feed.xml", _rss(site, paths), "application/rss+xml")
+    assert cli("index", "add", feed, **LOCAL).exit_code == 0
+
+    for command in (["index", "update"], ["index", "rebuild"], ["index", "update"]):
+        site.clear()
+        result = cli(*command, "--json", **LOCAL)
+        assert result.exit_code == 0, result.output
+    assert site.hits == ["/feed.xml"]  # the entries' stamps survive a rebuild too
+    assert sorted(json.loads(result.stdout)["unchanged"]) == [site.url(p) for p in paths]
+
+    # the feed dates entry 1 anew (its page changed): that page alone is fetched again
+    site.clear()
+    site.add(paths[0], _page("Story 0", news_text(5)[1]))
+    dated = _rss(site, paths).replace(
+        "<pubDate>Tue, 05 Mar 2024 09:30:00 GMT</pubDate>",
+        "<pubDate>Wed, 06 Mar 2024 10:00:00 GMT</pubDate>",
+        1,
+    )
+    site.add("/feed.xml", dated, "application/rss+xml")
+    report = json.loads(cli("index", "update", "--json", **LOCAL).stdout)
+    assert sorted(site.hits) == ["/feed.xml", paths[0]]
+    assert report["updated"] == [site.url(paths[0])]
+    assert report["unchanged"] == [site.url(paths[1])]
+
+
+def test_update_sends_the_feeds_etag_and_stops_at_not_modified(
+    cli: Invoke, site: LocalSite
+) -> None:
+    site.add("/news/1.html", _page("Pier vote", news_text(3)[1]))
+    site.add("/news/2.html", _page("Comet seen", news_text(2)[1]))
+    feed = site.add("/feed.xml", _rss(site, ["/news/1.html"]), "application/rss+xml", etag='"v1"')
+    assert cli("index", "add", feed, **LOCAL).exit_code == 0
+
+    site.clear()
+    same = cli("index", "update", "--json", **LOCAL)
+    assert same.exit_code == 0, same.output
+    assert site.hits == ["/feed.xml"] and site.requests[0]["If-None-Match"] == '"v1"'
+    assert not json.loads(same.stdout)["added"]
+
+    site.clear()
+    newer = _rss(site, ["/news/2.html", "/news/1.html"])
+    site.add("/feed.xml", newer, "application/rss+xml", etag='"v2"')
+    report = json.loads(cli("index", "update", "--json", **LOCAL).stdout)
+    assert site.hits == ["/feed.xml", "/news/2.html"]
+    assert report["added"] == [site.url("/news/2.html")]
+
+
+def test_feeds_on_this_machine_are_refused_without_the_flag(cli: Invoke, site: LocalSite) -> None:
+    feed = site.add("/feed.xml", _rss(site, ["/news/1.html"]), "application/rss+xml")
+    result = cli("index", "add", feed)
+    assert result.exit_code == 1
+    assert "CITEBOT_ALLOW_PRIVATE_URLS" in result.stdout and site.hits == []
 
 
 def test_update_drops_files_deleted_from_a_folder_added_by_relative_path(

@@ -11,16 +11,17 @@ import sys
 import time
 from datetime import date
 from pathlib import Path
+from typing import Any
 
 import pytest
 
 from citebot.index.eval.datasets import bbc_dir, realtimeqa_dir
-from citebot.index.ingest.readers import FeedSeen, is_url, iter_source
-from citebot.index.ingest.readers import web as web_module
+from citebot.index.ingest.readers import FeedSeen, Fetcher, Item, is_url, iter_source
 from citebot.index.ingest.readers.boilerplate import clean_text, is_chrome
 from citebot.index.ingest.readers.dates import iso_date
 from citebot.index.models import Article, Skipped
-from tests.conftest import SEED
+from citebot.index.settings import Settings
+from tests.conftest import SEED, ExplicitSettings
 from tests.fakes.http_site import LocalSite
 
 BBC = bbc_dir()
@@ -34,15 +35,20 @@ PARAGRAPHS = (
 )
 
 
-def read(source: str | Path, **kwargs: float) -> list[Article | Skipped | FeedSeen]:
-    return list(iter_source(str(source), **kwargs))
+def read(source: str | Path, **overrides: Any) -> list[Item]:
+    """Everything a source yields; URLs on the tests' 127.0.0.1 servers are allowed."""
+    return list(iter_source(str(source), reader_settings(**overrides)))
 
 
-def articles(items: list[Article | Skipped | FeedSeen]) -> list[Article]:
+def reader_settings(**overrides: Any) -> Settings:
+    return ExplicitSettings(**{"allow_private_urls": True, **overrides})
+
+
+def articles(items: list[Item]) -> list[Article]:
     return [item for item in items if isinstance(item, Article)]
 
 
-def skips(items: list[Article | Skipped | FeedSeen]) -> list[Skipped]:
+def skips(items: list[Item]) -> list[Skipped]:
     return [item for item in items if isinstance(item, Skipped)]
 
 
@@ -551,10 +557,11 @@ def test_plain_text_url_and_non_article_content_type(site: LocalSite) -> None:
     )
 
 
-def test_oversized_page_is_skipped(site: LocalSite, monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(web_module, "MAX_BYTES", 1000)
+def test_oversized_page_is_skipped(site: LocalSite) -> None:
     url = site.add("/huge", html_page("Huge", body="<p>" + "word " * 2000 + "</p>"))
-    assert "larger than" in only_skip(url).reason
+    with Fetcher(reader_settings(), max_bytes=1000) as fetcher:
+        items = list(iter_source(url, reader_settings(), fetcher=fetcher))
+    assert items == [Skipped(source=url, reason="page larger than 1,000 bytes")]
 
 
 def test_unreachable_url_is_skipped_fast() -> None:
@@ -572,6 +579,6 @@ def test_unreachable_url_is_skipped_fast() -> None:
 def test_slow_server_times_out(site: LocalSite) -> None:
     url = site.add("/slow", html_page("Slow"), delay=2.0)
     started = time.monotonic()
-    skipped = list(iter_source(url, http_timeout=0.3))
+    skipped = read(url, http_timeout=0.3)
     assert time.monotonic() - started < 1.8
     assert skipped == [Skipped(source=url, reason="unreachable: timed out after 0.3s")]

@@ -65,11 +65,17 @@ def article_from_html(html: str, *, fallback_id: str, source: str) -> Article:
 
 
 def usable_canonical(canonical: str | None, page_url: str | None) -> str | None:
-    """An absolute http(s) canonical URL, or None when it cannot identify the article.
+    """An absolute http(s) canonical URL on the page's own site, or None.
 
-    Some sites point every article's canonical link at their home page; using
-    that as the id would merge all their articles into one, so a bare-domain
-    canonical is ignored unless the page itself is the home page.
+    The canonical URL becomes the article's id and link, so a page must not be
+    able to claim another site's address (it would replace that site's article
+    and be cited under its name): it is accepted only on the same site as the
+    page that was fetched (same host, or the same registrable domain, so
+    ``www.`` and ``amp.`` variants still work). Some sites also point every
+    article's canonical link at their home page; using that as the id would
+    merge all their articles into one, so a bare-domain canonical is ignored
+    unless the page itself is the home page. A local file (no ``page_url``) has
+    no site to compare with.
     """
     if not canonical:
         return None
@@ -77,10 +83,29 @@ def usable_canonical(canonical: str | None, page_url: str | None) -> str | None:
     parts = urlsplit(absolute)
     if parts.scheme not in ("http", "https") or not parts.netloc:
         return None
+    if page_url and not same_site(absolute, page_url):
+        return None
     page_path = urlsplit(page_url).path.strip("/") if page_url else "article"
     if not parts.path.strip("/") and not parts.query and page_path:
         return None
     return absolute
+
+
+def same_site(url: str, other: str) -> bool:
+    """True when both URLs are on one host or one registrable domain (public suffix list).
+
+    ``tld`` ships the public suffix list (no download), including private
+    suffixes such as github.io, so two users' sites there are different sites.
+    """
+    host, other_host = urlsplit(url).hostname, urlsplit(other).hostname
+    if not host or not other_host:
+        return False
+    if host == other_host:
+        return True
+    from tld import get_fld
+
+    domain = get_fld(url, fail_silently=True)
+    return domain is not None and domain == get_fld(other, fail_silently=True)
 
 
 def _trafilatura_document(html: str, page_url: str | None) -> Any:

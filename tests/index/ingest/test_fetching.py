@@ -27,6 +27,7 @@ from citebot.index.ingest.readers import (
     addresses,
     iter_source,
 )
+from citebot.index.ingest.readers.html_pages import usable_canonical
 from citebot.index.models import Article, Skipped
 from citebot.index.settings import Settings
 from tests.conftest import ExplicitSettings, news_text
@@ -277,3 +278,29 @@ def test_the_feed_is_fetched_conditionally_with_its_etag(site: LocalSite) -> Non
     again = list(iter_source(feed, fetch_settings(), memory=memory))
     assert again == [FeedSeen(url=feed, not_modified=True)]
     assert site.hits == ["/feed.xml"] and site.requests[0]["If-None-Match"] == '"v1"'
+
+
+# ---- canonical links -----------------------------------------------------------------------
+
+
+def test_a_canonical_link_to_another_site_does_not_become_the_id(site: LocalSite) -> None:
+    head = '<link rel="canonical" href="https://www.bbc.co.uk/news/world-12345">'
+    url = site.add("/copy", page(8).replace("</head>", head + "</head>"))
+    [article] = articles(read(url))
+    assert article.id == article.url == url
+
+
+@pytest.mark.parametrize(
+    ("canonical", "page_url", "kept"),
+    [
+        ("https://www.example.com/a/1", "https://example.com/a/1?utm=x", True),
+        ("https://www.example.co.uk/a/1", "https://amp.example.co.uk/a/1", True),
+        ("https://victim.example/a/1", "https://example.com/a/1", False),
+        ("https://victim.github.io/a/1", "https://evil.github.io/a/1", False),
+        ("http://10.0.0.1/a/1", "http://127.0.0.1:8000/a/1", False),
+    ],
+)
+def test_canonical_links_are_kept_only_on_the_same_site(
+    canonical: str, page_url: str, kept: bool
+) -> None:
+    assert usable_canonical(canonical, page_url) == (canonical if kept else None)

@@ -5,6 +5,7 @@ from __future__ import annotations
 import logging
 import os
 from collections.abc import Iterator
+from dataclasses import dataclass, field
 from pathlib import Path
 
 from citebot.index.errors import SourceError
@@ -62,24 +63,60 @@ def iter_file(path: Path, *, root: Path | None) -> Iterator[Article | Skipped]:
         yield Skipped(source=str(path), reason=f"could not be read ({type(err).__name__}: {err})")
 
 
-def article_files(folder: Path) -> list[Path]:
-    """Article files under ``folder``, recursively, without hidden ones, sorted."""
-    found: list[Path] = []
+@dataclass
+class FolderScan:
+    """Article files under a folder, and symlinks there that lead out of it."""
+
+    files: list[Path] = field(default_factory=list)
+    outside: list[Path] = field(default_factory=list)
+
+
+def scan_folder(folder: Path) -> FolderScan:
+    """Article files under ``folder``, recursively, without hidden ones, sorted.
+
+    A symlink (file or folder) whose target lies outside ``folder`` is not
+    read but listed in ``outside``: adding or watching a folder must not pull
+    in ``~/.ssh`` or ``/etc`` through a link someone put there. Symlinked
+    folders inside it are not followed either (their files are found at their
+    real place, and link loops cannot happen).
+    """
+    root = folder.resolve()
+    scan = FolderScan()
     for current, dirs, files in os.walk(folder):
+        for name in [d for d in dirs if not d.startswith(".")]:
+            candidate = Path(current, name)
+            if candidate.is_symlink() and not _inside(candidate, root):
+                scan.outside.append(candidate)
         dirs[:] = [name for name in dirs if not name.startswith(".")]
         for name in files:
             candidate = Path(current, name)
-            if _is_article_file(candidate):
-                found.append(candidate)
-    return sorted(found, key=lambda p: p.relative_to(folder).as_posix())
+            if not _is_article_file(candidate):
+                continue
+            if candidate.is_symlink() and not _inside(candidate, root):
+                scan.outside.append(candidate)
+            else:
+                scan.files.append(candidate)
+    scan.files.sort(key=lambda p: p.relative_to(folder).as_posix())
+    scan.outside.sort(key=lambda p: p.relative_to(folder).as_posix())
+    return scan
+
+
+def _inside(link: Path, root: Path) -> bool:
+    try:
+        target = link.resolve()
+    except (OSError, RuntimeError):  # a link loop
+        return False
+    return target == root or root in target.parents
 
 
 def _iter_folder(folder: Path) -> Iterator[Article | Skipped]:
-    files = article_files(folder)
-    if not files:
+    scan = scan_folder(folder)
+    for link in scan.outside:
+        yield Skipped(source=str(link), reason="symlink to outside the folder: not read")
+    if not scan.files:
         expected = ", ".join(SUFFIXES)
         yield Skipped(source=str(folder), reason=f"no article files found ({expected})")
-    for path in files:
+    for path in scan.files:
         yield from iter_file(path, root=folder)
 
 

@@ -354,6 +354,28 @@ def test_ids_are_stable_across_reads_and_relative_to_the_added_folder(tmp_path: 
     assert only_article(folder / "sub" / "deeper" / "c.TXT").id == "c.TXT"
 
 
+def test_symlinks_leading_out_of_the_folder_are_skipped_and_reported(tmp_path: Path) -> None:
+    outside = tmp_path / "private"
+    outside.mkdir()
+    (outside / "secret.txt").write_text("Bank details\n\nThe account number is 12345678.")
+    (outside / "notes").mkdir()
+    (outside / "notes" / "diary.txt").write_text("Diary\n\nDear diary, today I wrote.")
+    folder = make_folder(tmp_path / "news")
+    (folder / "leak.txt").symlink_to(outside / "secret.txt")
+    (folder / "sub" / "notes").symlink_to(outside / "notes", target_is_directory=True)
+    (folder / "sub" / "b-again.txt").symlink_to(folder / "b.txt")  # inside: read as usual
+
+    items = read(folder)
+    reason = "symlink to outside the folder: not read"
+    assert skips(items) == [
+        Skipped(source=str(folder / "leak.txt"), reason=reason),
+        Skipped(source=str(folder / "sub" / "notes"), reason=reason),
+    ]
+    assert not any("12345678" in a.text or "diary" in a.text for a in articles(items))
+    ids = [a.id for a in articles(items)]
+    assert ids == ["b.txt", "row-1", "sub/a.md", "sub/b-again.txt", "sub/deeper/c.TXT"]
+
+
 def test_empty_folder_is_reported(tmp_path: Path) -> None:
     assert "no article files found" in only_skip(tmp_path).reason
 

@@ -5,8 +5,8 @@ server may show: a delay before answering, a response dripped one byte at a
 time (``drip``, headers too with ``drip_head``), extra headers (a redirect's
 ``Location``) and an ``etag`` answered with 304 when the client sends it back.
 The site records every request's path and headers and the most requests it
-served at once. The server runs in a daemon thread and is shut down by the
-fixture that started it.
+held at once (from arrival until its answer starts). The server runs in a
+daemon thread and is shut down by the fixture that started it.
 """
 
 from __future__ import annotations
@@ -37,7 +37,7 @@ class LocalSite:
     routes: dict[str, Route] = field(default_factory=dict)
     hits: list[str] = field(default_factory=list)
     requests: list[dict[str, str]] = field(default_factory=list)  # headers, per hit
-    max_in_flight: int = 0
+    max_in_flight: int = 0  # requests held at once, from arrival until the answer starts
     _in_flight: int = 0
     _lock: threading.Lock = field(default_factory=threading.Lock)
 
@@ -90,16 +90,24 @@ def _handler_for(site: LocalSite) -> type[BaseHTTPRequestHandler]:
     class Handler(BaseHTTPRequestHandler):
         def do_GET(self) -> None:
             site._enter(self.path, dict(self.headers.items()))
+            holding = True
             try:
-                self._answer(site.routes.get(self.path) or Route(b"<h1>Not found</h1>", status=404))
+                route = site.routes.get(self.path) or Route(b"<h1>Not found</h1>", status=404)
+                if route.delay:
+                    time.sleep(route.delay)
+                # Counted in flight only until the answer starts: once the client has
+                # the answer it may send its next request before this thread gets here
+                # again, so counting to the end would overstate the client's concurrency.
+                site._leave()
+                holding = False
+                self._answer(route)
             except (BrokenPipeError, ConnectionResetError):
                 pass  # the client gave up (timeout tests)
             finally:
-                site._leave()
+                if holding:
+                    site._leave()
 
         def _answer(self, route: Route) -> None:
-            if route.delay:
-                time.sleep(route.delay)
             status, body = route.status, route.body
             if route.etag and self.headers.get("If-None-Match") == route.etag:
                 status, body = 304, b""

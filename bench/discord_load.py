@@ -126,7 +126,7 @@ async def _burst(
 ) -> dict[str, Any]:
     import discord
 
-    from citebot.bot.discord.app import CitebotClient
+    from citebot.bot.discord.client import CitebotClient
     from citebot.index import Settings
     from tests.fakes.discord_server import FakeDiscord
 

@@ -47,6 +47,6 @@ def register(app: typer.Typer) -> None:
 
         settings = load_settings()
         _setup_logging(log_level)
-        from citebot.bot.discord.app import run_bot
+        from citebot.bot.discord.run import run_bot
 
         run_bot(settings, sync_commands=sync)

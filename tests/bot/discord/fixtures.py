@@ -19,7 +19,7 @@ from typing import Any
 import discord
 import pytest
 
-from citebot.bot.discord.app import CitebotClient
+from citebot.bot.discord.client import CitebotClient
 from citebot.index.library import Library
 from citebot.index.models import Answer, Turn
 from citebot.index.settings import Settings

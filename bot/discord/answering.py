@@ -32,7 +32,8 @@ async def answer_question(services: Services, question: str, conversation_id: in
     """Ask the Library off the event loop, with the conversation's history."""
     history = services.conversations.history(conversation_id) if conversation_id else []
     started = time.perf_counter()
-    answer = await services.worker.call(services.library.ask, question, history)
+    await services.wait_ready()
+    answer = await services.reader.call(services.library.ask, question, history)
     log.info(
         "answered in %.2f s (%d citations%s%s)",
         time.perf_counter() - started,

@@ -77,8 +77,8 @@ class CitebotClient(discord.Client):
 
     @property
     def worker(self) -> LibraryWorker:
-        """The Library worker (the load benchmark reads its counters)."""
-        return self.services.worker
+        """The answers worker (the load benchmark reads its counters)."""
+        return self.services.reader
 
     async def wait_idle(self, timeout: float | None = None) -> bool:
         """Wait until no handler is running; False if still busy after ``timeout``."""
@@ -115,7 +115,7 @@ class CitebotClient(discord.Client):
         for task in list(self._background):
             task.cancel()
         await super().close()
-        await self.services.worker.aclose()
+        await self.services.aclose()
 
     def _spawn(self, coro: Coroutine[Any, Any, None], name: str) -> None:
         task = asyncio.create_task(coro, name=f"citebot-{name}")

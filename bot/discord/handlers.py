@@ -149,7 +149,7 @@ async def handle_articles(interaction: Interaction, query: str | None) -> None:
         total = None if query else library.status().articles
         return found, total
 
-    found, total = await services.worker.call(fetch)
+    found, total = await services.reader.call(fetch)
     page = render.render_articles(found, query, total)
     await interaction.edit_original_response(embeds=page.embeds, allowed_mentions=NO_PINGS)
     interaction.extras["answered"] = True
@@ -159,7 +159,7 @@ async def handle_about(interaction: Interaction) -> None:
     """``/about``: what is indexed and how answers are made."""
     services = services_of(interaction.client)
     await interaction.response.defer(thinking=True)
-    status = await services.worker.call(services.library.status)
+    status = await services.reader.call(services.library.status)
     page = render.render_about(
         status, mode=services.settings.mode, feed_interval=services.settings.feed_interval
     )
@@ -193,7 +193,7 @@ async def handle_reindex(interaction: Interaction) -> None:
         )
         return
     await interaction.response.defer(thinking=True)
-    report: IngestReport = await services.worker.call_unbounded(services.library.update)
+    report: IngestReport = await services.writer.call_unbounded(services.library.update)
     titles = await article_titles(services, [*report.added, *report.updated])
     await interaction.edit_original_response(
         content=render.render_reindex(report, titles), allowed_mentions=NO_PINGS

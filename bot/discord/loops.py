@@ -17,21 +17,28 @@ log = logging.getLogger("citebot.discord")
 async def warm_up(services: Services) -> None:
     """Get ready to answer without delaying login.
 
-    Indexes the bundled articles when the index is empty (if enabled) and
-    loads the embedding model with a throwaway search, so the first real
-    question does not pay seconds of model loading. Queued on the worker
-    before any event can arrive, so questions simply wait behind it.
+    Indexes the bundled articles when the index is empty (if enabled; questions
+    wait for this, see ``Services.wait_ready``) and loads the embedding model
+    with a throwaway search, so the first real question does not pay seconds
+    of model loading (it is queued behind that search on the answers worker).
     """
     library = services.library
 
-    def prepare() -> None:
-        if services.settings.auto_index_bundled:
-            library.ensure_bundled()
+    def warm_search() -> None:
         if library.status().articles:
             library.search("warm up", k=1)
 
     try:
-        await services.worker.call_unbounded(prepare)
+        if services.settings.auto_index_bundled:
+            await services.writer.call_unbounded(library.ensure_bundled)
+    except CitebotError as error:
+        log.warning("indexing the bundled articles: %s", error)
+    except Exception:
+        log.exception("indexing the bundled articles failed")
+    finally:
+        services.ready.set()
+    try:
+        await services.reader.call(warm_search)
     except CitebotError as error:
         log.warning("warm-up: %s", error)
     except Exception:
@@ -44,7 +51,7 @@ async def feed_loop(client: discord.Client, services: Services, interval: float)
     while not client.is_closed():
         await asyncio.sleep(interval)
         try:
-            report = await services.worker.call_unbounded(services.library.update)
+            report = await services.writer.call_unbounded(services.library.update)
         except CitebotError as error:
             log.warning("scheduled update failed: %s", error)
             continue

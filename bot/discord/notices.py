@@ -19,7 +19,7 @@ async def article_titles(services: Services, article_ids: Sequence[str]) -> dict
     if not article_ids:
         return {}
     try:
-        infos = await services.worker.call(services.library.list_articles, None, 100_000)
+        infos = await services.reader.call(services.library.list_articles, None, 100_000)
     except Exception:
         log.warning("could not look up article titles", exc_info=True)
         return {}

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import logging
 from collections.abc import AsyncIterator
 from typing import Any
 
@@ -18,8 +19,10 @@ import discord
 
 from citebot.bot.discord.limits import Limits
 from citebot.bot.discord.memory import AnswerStore, Conversations
-from citebot.bot.discord.worker import LibraryWorker
+from citebot.bot.discord.worker import LibraryWorker, WorkerTimeout
 from citebot.index import Library, Settings
+
+log = logging.getLogger("citebot.discord")
 
 NO_PINGS = discord.AllowedMentions.none()
 
@@ -53,18 +56,41 @@ class InFlight:
 
 
 class Services:
-    """The bot's state. ``library`` is only ever called through ``worker``."""
+    """The bot's state. ``library`` is only ever called through a worker:
+    ``reader`` for answers and lookups, ``writer`` for index updates, so that
+    a question never waits behind a feed pull or ``/reindex``."""
 
     def __init__(
         self, settings: Settings, library: Library, *, worker_timeout: float | None = 300.0
     ) -> None:
         self.settings = settings
         self.library = library
-        self.worker = LibraryWorker(timeout=worker_timeout)
+        self.reader = LibraryWorker("answers", timeout=worker_timeout)
+        self.writer = LibraryWorker("updates", timeout=None)
+        self.ready = asyncio.Event()
+        """Set once start-up indexing (the bundled demo, into an empty index) is done."""
         self.limits = Limits(settings.discord_cooldown_seconds, settings.discord_max_concurrency)
         self.answers = AnswerStore()
         self.conversations = Conversations()
         self.in_flight = InFlight()
+
+    async def wait_ready(self) -> None:
+        """Questions wait for start-up indexing, not for later updates."""
+        if self.ready.is_set():
+            return
+        try:
+            await asyncio.wait_for(self.ready.wait(), self.reader.timeout)
+        except TimeoutError:
+            raise WorkerTimeout(
+                "I'm still indexing my articles after starting — please try again in a minute."
+            ) from None
+
+    async def aclose(self) -> None:
+        """Stop both workers: queued calls are dropped, running ones finish."""
+        await self.reader.aclose()
+        if self.writer.running:
+            log.info("waiting for the index update in progress to finish")
+        await self.writer.aclose()
 
     def activity(self) -> contextlib.AbstractAsyncContextManager[None]:
         """Count a handler as in flight for as long as the block runs."""

@@ -1,8 +1,11 @@
 """Shared pieces for the Discord tests: a real Library, a bot on a fake Discord.
 
 Test modules import the fixtures they use from here (there is no conftest for
-them). The Library is session-scoped: loading the embedding model takes
-seconds, and every test asks about the same bundled article.
+them). ``shared_library`` is session-scoped and read-only: every test asks
+about the same bundled article, and indexing it once saves seconds per test.
+A test that changes an index (``/reindex``, scheduled updates, feeds) uses
+``own_library`` instead: a changed shared index would make other tests, and a
+rerun of the same test, depend on the order they run in.
 """
 
 from __future__ import annotations
@@ -49,6 +52,16 @@ def shared_library(
     assert library.status().articles == 1, "the bundled seed article is indexed"
     library.ask("Who is Derrick Ingram?")  # warm the model once for all tests
     yield Shared(library, watch, root / "data")
+    library.close()
+
+
+@pytest.fixture
+def own_library(tmp_path: Path, make_library: Callable[..., Library]) -> Iterator[Shared]:
+    """A fresh, empty Library of this test's own (with an empty watched folder)."""
+    watch = tmp_path / "watched"
+    watch.mkdir()
+    library = make_library(tmp_path, watch_dirs=[watch])
+    yield Shared(library, watch, tmp_path / "data")
     library.close()
 
 
@@ -107,7 +120,7 @@ async def running_bot(
     ask_delay: float = 0.0,
     **overrides: Any,
 ) -> AsyncIterator[Bot]:
-    """A real ``CitebotClient`` logged in to a fake Discord, ready for events."""
+    """A real ``CitebotClient`` over ``shared.library``, logged in to a fake Discord."""
     saved = discord.http.Route.BASE, discord.gateway.DiscordWebSocket.DEFAULT_GATEWAY
     own_server = server is None
     server = server or await FakeDiscord().start()

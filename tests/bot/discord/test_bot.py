@@ -12,18 +12,22 @@ import asyncio
 import copy
 import logging
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from pathlib import Path
 from typing import Any
 
 import pytest
 
+from citebot.index import Library
 from tests.bot.discord import fixtures as discord_fixtures
 from tests.bot.discord.fixtures import Shared, button_ids, embeds_text, running_bot
-from tests.conftest import write_article
+from tests.conftest import SEED, write_article
 from tests.fakes.discord_server import Call, FakeDiscord, FakeInteraction
+from tests.fakes.drip_server import DripServer
 
 pytestmark = pytest.mark.timeout(60)
 shared_library = discord_fixtures.shared_library  # the session-scoped real Library
+own_library = discord_fixtures.own_library  # a fresh Library for tests that change it
 
 QUESTION = "Who is Derrick Ingram?"
 SOURCE_TITLE = "NYC Mayor Will Reassess NYPD"
@@ -101,6 +105,15 @@ def thread_hint(thread_id: int) -> Callable[[Call], bool]:
     return posted_to(thread_id, contains="Follow-up questions go here")
 
 
+@pytest.fixture(autouse=True)
+def _shared_library_stays_unchanged(shared_library: Shared) -> Iterator[None]:
+    """The shared Library is read-only: a test that changed it would make the
+    others (and its own rerun) depend on test order. Use ``own_library``."""
+    before = shared_library.library.status()
+    yield
+    assert shared_library.library.status() == before, "a test changed the shared Library"
+
+
 # ------------------------------------------------------------------ login, sync
 
 
@@ -161,7 +174,7 @@ async def test_ask_defers_then_answers_with_citations_and_opens_thread(
         await server.wait_for(thread_hint(thread_id))
         assert_no_pings(server.sent_messages())
         assert_within_limits(server.sent_messages())
-        assert bot.library.threads == {"citebot-library_0"}, "asks run on the worker thread"
+        assert bot.library.threads == {"citebot-answers_0"}, "asks run on the answers worker"
 
 
 async def test_mention_gets_a_reply_with_the_same_answer(shared_library: Shared) -> None:
@@ -304,9 +317,9 @@ async def test_reindex_refused_for_non_admin(shared_library: Shared) -> None:
         assert not server.calls_matching("PATCH", r"/webhooks/.*")
 
 
-async def test_reindex_for_admin_reports_changes_and_announces(shared_library: Shared) -> None:
+async def test_reindex_for_admin_reports_changes_and_announces(own_library: Shared) -> None:
     write_article(
-        shared_library.watch_dir,
+        own_library.watch_dir,
         "bike-lane.txt",
         "City Council Approves Riverside Bike Lane",
         "The city council voted 7-2 on Tuesday to build a protected bike lane along "
@@ -315,7 +328,7 @@ async def test_reindex_for_admin_reports_changes_and_announces(shared_library: S
     async with (
         FakeDiscord() as server,
         running_bot(
-            shared_library,
+            own_library,
             server=server,
             discord_notify_channel=server.notify_channel_id,
             discord_admin_role="Editors",
@@ -336,18 +349,18 @@ async def test_reindex_for_admin_reports_changes_and_announces(shared_library: S
         assert_no_pings(server.sent_messages())
 
 
-async def test_scheduled_update_posts_new_article_notice(shared_library: Shared) -> None:
+async def test_scheduled_update_posts_new_article_notice(own_library: Shared) -> None:
     async with (
         FakeDiscord() as server,
         running_bot(
-            shared_library,
+            own_library,
             server=server,
             feed_interval=0.3,
             discord_notify_channel=server.notify_channel_id,
         ),
     ):
         write_article(
-            shared_library.watch_dir,
+            own_library.watch_dir,
             "harbor-ferry.txt",
             "Harbor Ferry Adds Night Service @everyone",
             "The harbor ferry will run every hour after midnight starting in May, "
@@ -360,6 +373,43 @@ async def test_scheduled_update_posts_new_article_notice(shared_library: Shared)
         assert content.startswith("📰 New article indexed")
         assert "@everyone" not in content  # neutralised, and never parsed anyway
         assert_no_pings([notice])
+
+
+EMPTY_FEED = (
+    '<?xml version="1.0"?><rss version="2.0"><channel><title>Local news</title>'
+    "<link>http://127.0.0.1/</link><description>nothing yet</description></channel></rss>"
+)
+
+
+async def test_answers_are_not_queued_behind_a_stuck_feed_pull(
+    tmp_path: Path, make_library: Callable[..., Library]
+) -> None:
+    """A feed that drips a byte every 0.2 s holds the scheduled pull for 30 s;
+    meanwhile ``/ask`` and ``/about`` are answered: updates have their own worker."""
+    # http_timeout far above the drip, so the pull stays stuck for the whole test;
+    # the feed is on 127.0.0.1, which fetches refuse unless private URLs are allowed
+    library = make_library(tmp_path, http_timeout=120, allow_private_urls=True)
+    with DripServer() as feeds:
+        feed = feeds.serve("/feed.xml", EMPTY_FEED, "application/rss+xml")
+        library.ingest([str(SEED), feed])
+        assert library.status().feeds == [feed]
+        feeds.drip("/feed.xml", every=0.2, seconds=30)
+        mine = Shared(library, tmp_path, tmp_path / "data")
+        async with running_bot(mine, feed_interval=0.1) as bot:
+            try:
+                server = bot.server
+                assert await asyncio.to_thread(feeds.drip_started.wait, 20), "no feed pull"
+                info = await server.slash("ask", {"question": QUESTION})
+                answer = await server.wait_for(original_edit(info), timeout=20)
+                assert feeds.stuck == 1, "answered only after the feed pull gave up"
+                assert answer.at - info.sent_at < 10  # the issue asks for 2 s; 30 s if queued
+                assert "Derrick Ingram" in embeds_text(answer.body)
+                about = await server.slash("about")
+                await server.wait_for(original_edit(about), timeout=20)
+                assert feeds.stuck == 1
+                assert bot.library.threads == {"citebot-answers_0"}
+            finally:
+                feeds.release()  # let the pull end before the bot shuts down
 
 
 # ------------------------------------------------------------------ other commands

@@ -15,7 +15,7 @@ from pathlib import Path
 import pytest
 
 from tests.bot.discord.fixtures import embeds_text
-from tests.conftest import clean_env
+from tests.conftest import clean_env, free_port
 from tests.fakes.discord_server import FakeDiscord
 
 pytestmark = pytest.mark.timeout(90)
@@ -62,6 +62,55 @@ async def test_rejected_token_is_a_one_line_config_error(tmp_path: Path) -> None
         assert len(problem) == 1 and "rejected DISCORD_TOKEN" in problem[0], err
         assert server.calls and server.calls[0].path == "/users/@me"
         assert not server.identifies
+
+
+def problem_lines(err: str) -> list[str]:
+    return [line for line in err.splitlines() if line.startswith("citebot:")]
+
+
+async def test_no_connection_to_discord_is_one_line_not_a_crash(tmp_path: Path) -> None:
+    closed = f"127.0.0.1:{free_port()}"  # nothing listens: like no network at all
+    env = bot_env(
+        tmp_path,
+        DISCORD_TOKEN="some-token",
+        CITEBOT_DISCORD_API_BASE=f"http://{closed}",
+        CITEBOT_DISCORD_GATEWAY_URL=f"ws://{closed}/",
+    )
+    code, err = await run_to_end(env, tmp_path)
+    assert code not in (0, 70), err
+    [problem] = problem_lines(err)
+    assert problem == f"citebot: cannot reach Discord ({closed}: Connection refused)", err
+    assert "unexpected error" not in err and "Traceback" not in err
+
+
+async def test_a_dotenv_cannot_send_the_token_to_another_host(tmp_path: Path) -> None:
+    """An untrusted folder's .env may set the test hooks, and even the opt-in flag:
+    the token still never leaves this machine (the flag counts from the environment only)."""
+    (tmp_path / ".env").write_text(
+        "CITEBOT_DISCORD_API_BASE=https://discord-api.invalid\n"
+        "CITEBOT_DISCORD_GATEWAY_URL=wss://discord-gateway.invalid/\n"
+        "CITEBOT_DISCORD_ALLOW_REMOTE_ENDPOINTS=1\n",
+        encoding="utf-8",
+    )
+    code, err = await run_to_end(bot_env(tmp_path, DISCORD_TOKEN="secret-token"), tmp_path)
+    assert code == 2, err
+    [problem] = problem_lines(err)
+    assert "CITEBOT_DISCORD_API_BASE points at discord-api.invalid" in problem
+    assert "refusing to send DISCORD_TOKEN" in problem
+    assert "secret-token" not in err
+
+
+async def test_remote_endpoints_need_the_flag_and_encryption(tmp_path: Path) -> None:
+    env = bot_env(
+        tmp_path,
+        DISCORD_TOKEN="secret-token",
+        CITEBOT_DISCORD_API_BASE="http://discord-api.invalid",
+        CITEBOT_DISCORD_ALLOW_REMOTE_ENDPOINTS="1",
+    )
+    code, err = await run_to_end(env, tmp_path)
+    assert code == 2, err
+    [problem] = problem_lines(err)
+    assert "plain http://" in problem and "unencrypted" in problem
 
 
 async def test_entry_point_logs_in_answers_and_stops_on_sigterm(tmp_path: Path) -> None:

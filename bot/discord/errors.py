@@ -1,8 +1,9 @@
 """The one place that decides what a Discord user sees when something fails.
 
 Commands, buttons and message events all end here: a ``CitebotError`` message
-is shown to the user (it was written for them), a failed check gets a short
-refusal, and anything else gets an apology while the traceback goes to the log.
+is shown to the user (it was written for them), minus file paths, addresses
+and process ids, which are for whoever runs the bot; a failed check gets a
+short refusal; anything else gets an apology. The full story goes to the log.
 """
 
 from __future__ import annotations
@@ -36,7 +37,8 @@ async def report_error(
     while isinstance(original, app_commands.CommandInvokeError):
         original = original.original
     if isinstance(original, CitebotError):
-        text = f"⚠️ {original}"
+        # Paths, addresses and process ids stay in the log, with the full message.
+        text = f"⚠️ {render.public_message(str(original))}"
         log.info("user-facing error: %s", original)
     elif isinstance(original, app_commands.CheckFailure):
         text = "You can't use that command here."

@@ -9,6 +9,7 @@ the command tree, the button and the message event send them to
 
 from __future__ import annotations
 
+import logging
 import re
 from typing import Any
 
@@ -21,6 +22,8 @@ from citebot.bot.discord.notices import announce, article_titles
 from citebot.bot.discord.services import NO_PINGS, services_of
 from citebot.bot.discord.ui import sources_view
 from citebot.index import ArticleInfo, IngestReport
+
+log = logging.getLogger("citebot.discord")
 
 ARTICLES_LIMIT = 25
 
@@ -194,6 +197,8 @@ async def handle_reindex(interaction: Interaction) -> None:
         return
     await interaction.response.defer(thinking=True)
     report: IngestReport = await services.writer.call_unbounded(services.library.update)
+    for skipped in report.skipped:  # the reply only counts them: paths and URLs stay here
+        log.info("/reindex skipped %s", skipped)
     titles = await article_titles(services, [*report.added, *report.updated])
     await interaction.edit_original_response(
         content=render.render_reindex(report, titles), allowed_mentions=NO_PINGS

@@ -58,6 +58,8 @@ async def feed_loop(client: discord.Client, services: Services, interval: float)
         except Exception:
             log.exception("scheduled update failed")
             continue
+        for skipped in report.skipped:
+            log.info("scheduled update skipped %s", skipped)
         if report.changed:
             log.info(
                 "scheduled update: %d added, %d updated", len(report.added), len(report.updated)

@@ -6,6 +6,13 @@ message, 10 embeds, 25 fields) are easy to get subtly wrong, and a message that
 breaks them is rejected outright — the user then gets nothing. Keeping the
 rendering pure makes those rules unit-testable without a gateway, and keeps the
 core (``index/``) unaware of Discord.
+
+Everything that comes from articles, feeds or an LLM is untrusted text: it is
+shown with its markdown escaped (no fake headings, no masked links hiding
+where they point) and URLs go into links and embeds only after ``safe_url``
+(one malformed URL would make Discord reject the whole message). Error text
+goes through ``public_message``: file paths, addresses and process ids are
+for the log, not for Discord users.
 """
 
 from __future__ import annotations
@@ -14,6 +21,8 @@ import re
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
+from pathlib import PurePath
+from urllib.parse import quote, urlsplit, urlunsplit
 
 import discord
 
@@ -106,6 +115,114 @@ def one_line(text: str) -> str:
     return re.sub(r"\s+", " ", text).strip()
 
 
+# A "[" that opens anything but a citation marker "[n]" (one not followed by
+# "(", which would make it a masked link).
+_OPEN_BRACKET = re.compile(r"(?<!\\)\[(?!\d{1,3}\](?!\())")
+
+
+def escape_text(text: str) -> str:
+    """Untrusted text (articles, LLM output) shown as written, never as markdown.
+
+    ``discord.utils.escape_markdown`` handles emphasis, code, spoilers, quotes,
+    headings, lists and most masked links; any other "[" is escaped too, so no
+    masked link survives, while citation markers like ``[2]`` stay as they are.
+    """
+    return _OPEN_BRACKET.sub(r"\\[", discord.utils.escape_markdown(text))
+
+
+def escaped_cut(text: str, limit: int) -> str:
+    """``escape_text`` of ``text`` cut to fit ``limit`` characters *after* escaping
+    (cut first, so no dangling backslash swallows the ellipsis)."""
+    room = limit
+    while True:
+        out = escape_text(truncate(text, room))
+        if len(out) <= limit or room <= 1:
+            return out[:limit]
+        room -= len(out) - limit
+
+
+def emphasize(text: str, phrase: str | None) -> str:
+    """``escape_text(text)`` with the first occurrence of ``phrase`` in bold."""
+    at = text.find(phrase) if phrase and phrase.strip() else -1
+    if at < 0:
+        return escape_text(text)
+    end = at + len(phrase or "")
+    before, bold, after = text[:at], text[at:end], text[end:]
+    return f"{escape_text(before)}**{escape_text(bold)}**{escape_text(after)}"
+
+
+URL_LIMIT = 2048
+_PATH_SAFE = "/%:@!$&'*+,;=-._~"
+_QUERY_SAFE = _PATH_SAFE + "?"
+
+
+def safe_url(url: str | None) -> str | None:
+    """An http(s) URL that is safe in an embed and inside ``[text](url)``; else None.
+
+    Feeds carry all sorts of links: relative ones, ``javascript:``, spaces,
+    brackets and parentheses that end a markdown link early. Such a URL is
+    left out (the source still shows, without a link) rather than making
+    Discord reject the message.
+    """
+    if not url:
+        return None
+    url = url.strip()
+    if len(url) > URL_LIMIT or any(ch.isspace() or not ch.isprintable() for ch in url):
+        return None
+    try:
+        parts = urlsplit(url)
+        host = parts.hostname
+        port = parts.port  # raises ValueError when malformed
+    except ValueError:
+        return None
+    if parts.scheme.lower() not in ("http", "https") or not host:
+        return None
+    try:
+        host.encode("idna")
+    except UnicodeError:
+        return None
+    if port is not None and not 0 < port < 65536:
+        return None
+    if any(ch in parts.netloc for ch in "()<>[]\\`\"'") and not parts.netloc.startswith("["):
+        return None
+    cleaned = urlunsplit(
+        (
+            parts.scheme.lower(),
+            parts.netloc,
+            quote(parts.path, safe=_PATH_SAFE),
+            quote(parts.query, safe=_QUERY_SAFE),
+            quote(parts.fragment, safe=_QUERY_SAFE),
+        )
+    )
+    return cleaned if len(cleaned) <= URL_LIMIT else None
+
+
+_URL_IN_TEXT = re.compile(r"\b[a-zA-Z][a-zA-Z0-9+.-]*://[^\s'\"<>]+")
+_PATH_IN_TEXT = re.compile(
+    r"(?<![\w/.:~-])(?:~|\.{1,2})?/[^\s'\"<>():;,]+(?:/[^\s'\"<>():;,]*)*"
+    r"|\b[A-Za-z]:\\[^\s'\"<>]+"
+)
+_PID_IN_TEXT = re.compile(r"\s*\(?\bpid\s*\d+\)?", re.IGNORECASE)
+
+
+def public_message(text: str) -> str:
+    """Error text for Discord users: addresses, file paths and process ids removed.
+
+    They help whoever runs the bot, who finds the full message in the log, and
+    tell a stranger on the server how the host is laid out.
+    """
+    text = _URL_IN_TEXT.sub("(address hidden)", text)
+    text = _PATH_IN_TEXT.sub("(path hidden)", text)
+    return _PID_IN_TEXT.sub("", text)
+
+
+def model_name(model: str) -> str:
+    """An embedding model label without the local folder it may live in."""
+    if model.startswith(("/", "~", "./", "../")) or re.match(r"^[A-Za-z]:[\\/]", model):
+        return PurePath(model.replace("\\", "/")).name or "local model"
+    return model
+
+
 def format_date(published: str | None) -> str | None:
     """Show the date part of ISO timestamps; other strings pass through shortened."""
     if not published:
@@ -132,14 +249,21 @@ def thread_name(question: str) -> str:
 # ------------------------------------------------------------------------ answers
 
 
+def _title(c: Citation | ArticleInfo, limit: int) -> str:
+    """An article title, escaped, in at most ``limit`` characters."""
+    return escaped_cut(one_line(c.title) or "Untitled", limit)
+
+
 def _source_field(c: Citation, quote_limit: int = FIELD_VALUE_LIMIT) -> tuple[str, str]:
-    name = truncate(f"[{c.n}] {one_line(c.title) or 'Untitled'}", FIELD_NAME_LIMIT)
+    name = f"[{c.n}] {_title(c, FIELD_NAME_LIMIT - len(f'[{c.n}] '))}"
     meta = [d for d in (format_date(c.published),) if d]
-    if c.url:
-        meta.append(f"[link]({c.url})")
+    url = safe_url(c.url)
+    if url:
+        meta.append(f"[link]({url})")
     head = " · ".join(meta)
     quote_room = min(quote_limit, FIELD_VALUE_LIMIT - len(head) - 6)
-    quote = f"> “{truncate(one_line(c.sentence), max(20, quote_room))}”" if c.sentence else ""
+    sentence = escaped_cut(one_line(c.sentence), max(20, quote_room))
+    quote = f"> “{sentence}”" if c.sentence else ""
     value = "\n".join(part for part in (head, quote) if part) or "—"
     return name, truncate(value, FIELD_VALUE_LIMIT)
 
@@ -192,15 +316,15 @@ def render_answer(answer: Answer, *, max_pages: int = 3) -> list[Page]:
     ``max_pages``; beyond that the text is shortened with a pointer to the
     Sources button (which shows the full passages).
     """
-    cited = answer.citations or answer.related
-    title = truncate(one_line(answer.question), TITLE_LIMIT)
+    cited = _shown_sources(answer)
+    title = escaped_cut(one_line(answer.question), TITLE_LIMIT)
     footer = _footer(answer)
     # The sources must fit one embed on their own (with a "Sources" title).
     fields = _source_fields(cited, EMBED_TOTAL_LIMIT - len("Sources") - len(footer))
     fields_len = _size(fields)
     colour = ABSTAIN_COLOUR if answer.abstained else COLOUR
-    body = answer.text.strip() or "(no answer)"
-    if answer.abstained and answer.related:
+    body = emphasize(answer.text.strip(), _answer_span(answer)) or "(no answer)"
+    if answer.abstained and answer.related and not answer.citations:
         body += "\n\n**Closest passages** are listed below."
 
     # Room for text in an embed that also holds the title, fields and footer.
@@ -208,11 +332,11 @@ def render_answer(answer: Answer, *, max_pages: int = 3) -> list[Page]:
     if len(body) <= room_last:
         chunks = [body]
     else:
-        chunks = split_text(body, DESCRIPTION_LIMIT)
+        chunks = [_whole_escapes(c) for c in split_text(body, DESCRIPTION_LIMIT - 1)]
         if len(chunks) > max_pages:
             chunks = chunks[:max_pages]
-            chunks[-1] = truncate(chunks[-1], DESCRIPTION_LIMIT - len(SOURCES_POINTER))
-            chunks[-1] += SOURCES_POINTER
+            cut = truncate(chunks[-1], DESCRIPTION_LIMIT - len(SOURCES_POINTER) - 1)
+            chunks[-1] = _whole_escapes(cut) + SOURCES_POINTER
 
     embeds = []
     for i, chunk in enumerate(chunks):
@@ -231,32 +355,70 @@ def render_answer(answer: Answer, *, max_pages: int = 3) -> list[Page]:
     return [Page(embeds=[e]) for e in embeds]
 
 
+def _answer_span(answer: Answer) -> str | None:
+    """The phrase that answers the question, when the answerer names one."""
+    span = getattr(answer, "answer_span", None)
+    return span if isinstance(span, str) else None
+
+
+def _shown_sources(answer: Answer) -> list[Citation]:
+    """The numbered sources under an answer: those it cites, or when it
+    abstains, the closest passages it offers instead."""
+    if answer.citations:
+        return list(answer.citations)
+    return list(answer.related) if answer.abstained else []
+
+
+def _whole_escapes(piece: str) -> str:
+    """Drop a backslash left dangling at the end of a cut (it would escape what follows)."""
+    core = piece.removesuffix(ELLIPSIS)
+    trailing = len(core) - len(core.rstrip("\\"))
+    if trailing % 2:
+        core = core[:-1]
+    return core + piece[len(piece.removesuffix(ELLIPSIS)) :]
+
+
 def _highlight(c: Citation) -> str:
     """Passage with the cited sentence in bold (markdown in the rest escaped)."""
     start, end = c.sentence_span
     passage = c.passage
     if not (0 <= start < end <= len(passage)):
-        return discord.utils.escape_markdown(passage)
-    esc = discord.utils.escape_markdown
+        return escape_text(passage)
+    esc = escape_text
     return esc(passage[:start]) + "**" + esc(passage[start:end]) + "**" + esc(passage[end:])
 
 
+def _related_passages(answer: Answer) -> list[Citation]:
+    """Retrieved passages the answer does not cite (shown after the cited ones)."""
+    if not answer.citations:
+        return []
+    cited = {(c.article_id, c.passage) for c in answer.citations}
+    return [r for r in answer.related if (r.article_id, r.passage) not in cited]
+
+
 def render_passages(answer: Answer) -> list[Page]:
-    """The full passages behind an answer, for the ephemeral Sources view."""
-    cited = answer.citations or answer.related
-    if not cited:
+    """The full passages behind an answer, for the ephemeral Sources view.
+
+    The cited passages come first, numbered as in the answer; then any other
+    passages retrieved for the question (``Answer.related``), marked as such.
+    """
+    shown = [(c, True) for c in _shown_sources(answer)]
+    shown += [(c, False) for c in _related_passages(answer)]
+    if not shown:
         return [Page(content="This answer has no sources to show.")]
     pages: list[Page] = []
     current = Page()
     size = 0
-    for c in cited:
+    for c, numbered in shown:
+        label = f"[{c.n}] " if numbered else ""
         embed = discord.Embed(
-            title=truncate(f"[{c.n}] {one_line(c.title) or 'Untitled'}", TITLE_LIMIT),
-            url=c.url or None,
-            description=truncate(_highlight(c), DESCRIPTION_LIMIT),
-            colour=COLOUR,
+            title=label + _title(c, TITLE_LIMIT - len(label)),
+            url=safe_url(c.url),
+            description=_whole_escapes(truncate(_highlight(c), DESCRIPTION_LIMIT - 1)),
+            colour=COLOUR if numbered else ABSTAIN_COLOUR,
         )
-        meta = [d for d in (format_date(c.published),) if d]
+        meta = [] if numbered else ["also retrieved, not cited"]
+        meta += [d for d in (format_date(c.published),) if d]
         meta.append(f"relevance {c.score:.2f}")
         embed.set_footer(text=" · ".join(meta))
         n = len(embed)
@@ -276,9 +438,8 @@ def render_passages(answer: Answer) -> list[Page]:
 
 def render_articles(articles: Sequence[ArticleInfo], query: str | None, total: int | None) -> Page:
     """``/articles``: one line per article (linked title, date)."""
-    heading = (
-        f"Articles matching “{truncate(one_line(query), 80)}”" if query else "Indexed articles"
-    )
+    heading = f"Articles matching “{escaped_cut(one_line(query), 80)}”" if query else None
+    heading = heading or "Indexed articles"
     embed = discord.Embed(title=heading, colour=COLOUR)
     if not articles:
         embed.description = "No matching articles." if query else "No articles indexed yet."
@@ -287,8 +448,9 @@ def render_articles(articles: Sequence[ArticleInfo], query: str | None, total: i
     used = 0
     shown = 0
     for a in articles:
-        title = truncate(one_line(a.title) or a.id, 120).replace("[", "(").replace("]", ")")
-        line = f"• [{title}]({a.url})" if a.url else f"• {title}"
+        title = escaped_cut(one_line(a.title) or a.id, 120)
+        url = safe_url(a.url)
+        line = f"• [{title}]({url})" if url else f"• {title}"
         date = format_date(a.published)
         if date:
             line += f" — {date}"
@@ -320,7 +482,8 @@ def render_about(status: IndexStatus, *, mode: str, feed_interval: float) -> Pag
     embed.add_field(name="Passages", value=str(status.chunks))
     embed.add_field(name="Last update", value=discord_timestamp(status.last_update))
     embed.add_field(name="Answer mode", value=mode)
-    embed.add_field(name="Embedding model", value=truncate(status.model, FIELD_VALUE_LIMIT))
+    model = escaped_cut(model_name(status.model), FIELD_VALUE_LIMIT)
+    embed.add_field(name="Embedding model", value=model)
     feeds = f"{len(status.feeds)} feed(s)"
     if feed_interval > 0:
         feeds += f", checked every {_duration(feed_interval)}"
@@ -337,7 +500,7 @@ def _duration(seconds: float) -> str:
 
 
 def _titles(ids: Sequence[str], titles: dict[str, ArticleInfo]) -> list[str]:
-    return [one_line(titles[i].title) if i in titles else i for i in ids]
+    return [escaped_cut(one_line(titles[i].title if i in titles else i), 200) for i in ids]
 
 
 def render_reindex(report: IngestReport, titles: dict[str, ArticleInfo] | None = None) -> str:
@@ -348,7 +511,8 @@ def render_reindex(report: IngestReport, titles: dict[str, ArticleInfo] | None =
         f"{len(report.removed)} removed, {len(report.unchanged)} unchanged"
     )
     if report.skipped:
-        counts += f", {len(report.skipped)} skipped"
+        # Which file or URL failed, and why, is for whoever runs the bot: it is logged.
+        counts += f", {len(report.skipped)} skipped (reasons in the bot's log)"
     if report.headline_only:
         counts += f" ({len(report.headline_only)} headline only: no body text found)"
     text = f"🔄 Reindex finished in {report.seconds:.1f} s: {counts}."
@@ -357,8 +521,6 @@ def render_reindex(report: IngestReport, titles: dict[str, ArticleInfo] | None =
     for label, ids in (("Added", report.added), ("Updated", report.updated)):
         if ids:
             text += f"\n**{label}:** " + "; ".join(_titles(ids, titles))
-    if report.skipped:
-        text += "\n**Skipped:** " + "; ".join(str(s) for s in report.skipped[:5])
     return truncate(safe_content(text), CONTENT_LIMIT)
 
 
@@ -370,14 +532,15 @@ def render_new_articles(
     for article_id in added[:show]:
         info = titles.get(article_id)
         if info is None:
-            lines.append(f"📰 New article indexed: **{truncate(one_line(article_id), 200)}**")
+            lines.append(f"📰 New article indexed: **{escaped_cut(one_line(article_id), 200)}**")
             continue
-        line = f"📰 New article indexed: **{truncate(one_line(info.title), 200)}**"
+        line = f"📰 New article indexed: **{escaped_cut(one_line(info.title), 200)}**"
         date = format_date(info.published)
         if date:
             line += f" ({date})"
-        if info.url:
-            line += f" <{info.url}>"
+        url = safe_url(info.url)
+        if url:
+            line += f" <{url}>"
         lines.append(line)
     if len(added) > show:
         lines.append(f"…and {len(added) - show} more.")

@@ -23,6 +23,7 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
+from urllib.parse import urlsplit
 
 from aiohttp import WSMsgType, web
 
@@ -58,6 +59,33 @@ def user_payload(user_id: int, name: str, *, bot: bool = False) -> dict[str, Any
         "public_flags": 0,
         "flags": 0,
     }
+
+
+def invalid_embed_url(body: Any) -> str | None:
+    """Why Discord would refuse an embed ``url`` in this body (None: all fine).
+
+    Discord checks embed URLs: only well-formed http(s) URLs pass, and one bad
+    URL gets the whole message refused (400 Invalid Form Body).
+    """
+    if not isinstance(body, dict):
+        return None
+    data = body.get("data") if isinstance(body.get("data"), dict) else body
+    for embed in data.get("embeds") or []:
+        url = embed.get("url") if isinstance(embed, dict) else None
+        if url is None:
+            continue
+        if not isinstance(url, str) or any(ch.isspace() or not ch.isprintable() for ch in url):
+            return f"Not a well formed URL: {url!r}"
+        try:
+            parts = urlsplit(url)
+            parts.port  # noqa: B018 - raises on a malformed port
+        except ValueError:
+            return f"Not a well formed URL: {url!r}"
+        if parts.scheme not in ("http", "https"):
+            return f'Scheme "{parts.scheme}" is not supported. Scheme must be one of (http, https).'
+        if not parts.hostname:
+            return f"Not a well formed URL: {url!r}"
+    return None
 
 
 @dataclass
@@ -359,6 +387,13 @@ class FakeDiscord:
         public = path.startswith(("/interactions/", "/webhooks/"))
         if not public and request.headers.get("Authorization") != f"Bot {self.token}":
             return reply({"message": "401: Unauthorized", "code": 0}, status=401)
+        bad_url = invalid_embed_url(body)
+        if bad_url is not None:  # Discord rejects the whole message
+            error = {"url": {"_errors": [{"code": "URL_TYPE_INVALID_URL", "message": bad_url}]}}
+            return reply(
+                {"message": "Invalid Form Body", "code": 50035, "errors": {"embeds": error}},
+                status=400,
+            )
         for method, pattern, handler in self._routes:
             match = pattern.fullmatch(path)
             if match and method == request.method:

@@ -18,7 +18,7 @@ from typing import Any
 
 import pytest
 
-from citebot.index import Library
+from citebot.index import Answer, Citation, Library, StoreError, StoreLockedError
 from tests.bot.discord import fixtures as discord_fixtures
 from tests.bot.discord.fixtures import Shared, button_ids, embeds_text, running_bot
 from tests.conftest import SEED, write_article
@@ -492,6 +492,92 @@ async def test_long_question_is_truncated_to_embed_limits(shared_library: Shared
 
 
 # ------------------------------------------------------------------ errors
+
+
+HOSTILE_PASSAGE = (
+    "Officials said on Monday. # Breaking: **read** [the full story](https://evil.example/x) "
+    "now. The council approved the budget."
+)
+
+
+def hostile_answer(question: str, *args: Any, **kwargs: Any) -> Answer:
+    """What a feed (or an LLM) might produce: markdown, masked links, a bad URL."""
+    sentence = "# Breaking: **read** [the full story](https://evil.example/x) now."
+    start = HOSTILE_PASSAGE.index(sentence)
+    cite = Citation(
+        n=1,
+        article_id="feed-1",
+        title="[Click me](https://evil.example/t) __Budget__",
+        url="javascript:alert(1)",
+        passage=HOSTILE_PASSAGE,
+        sentence=sentence,
+        sentence_span=(start, start + len(sentence)),
+        score=0.8,
+    )
+    odd_link = cite.model_copy(update={"n": 2, "url": "https://example.org/a_(b)"})
+    text = "See [this](https://evil.example/a) [1] and ||spoiler|| [2]."
+    return Answer(question=question, text=text, abstained=False, citations=[cite, odd_link])
+
+
+async def test_article_text_and_bad_feed_urls_cannot_break_or_fake_links(
+    shared_library: Shared,
+) -> None:
+    async with running_bot(shared_library) as bot:
+        server = bot.server
+        bot.library.ask = hostile_answer  # type: ignore[method-assign]
+        answer = await ask_and_wait(server)
+        text = embeds_text(answer.body)
+        assert "Sorry" not in (answer.body.get("content") or ""), answer.body
+        assert "[1]" in text and "[2]" in text  # citation markers survive escaping
+        for masked in ("[this](", "[the full story](", "[Click me]("):
+            assert masked not in text.replace("\\" + masked, ""), f"live masked link {masked}"
+        assert "javascript:" not in text
+        assert "[link](https://example.org/a_%28b%29)" in text  # usable, not broken
+        assert "\\|\\|spoiler" in text
+        # the Sources button works despite the javascript: URL (Discord refuses bad embed URLs)
+        [custom_id] = button_ids(answer.body)
+        message = server.messages[server.originals[_token(answer)]]
+        click = await server.click(message, custom_id, user_id=77)
+        shown = await server.wait_for(callback(click, 4))
+        passages = ephemeral_text(shown)
+        assert "Budget" in passages and "no longer have" not in passages
+        embeds = shown.body["data"]["embeds"]
+        assert [e.get("url") for e in embeds] == [None, "https://example.org/a_%28b%29"]
+        assert "[the full story](" not in passages.replace("\\[the full story](", "")
+
+
+async def test_error_messages_keep_paths_addresses_and_pids_in_the_log(
+    shared_library: Shared, caplog: pytest.LogCaptureFixture
+) -> None:
+    failures = iter(
+        [
+            StoreError("cannot open the index in /srv/citebot/data (disk I/O error); move it"),
+            StoreLockedError(
+                "another citebot process (pid 4242) is updating the index in /home/ed/.citebot;"
+                " try again when it has finished"
+            ),
+            StoreError("Chroma server at http://10.1.2.3:8000 is unreachable (refused)"),
+        ]
+    )
+
+    def failing(*args: Any, **kwargs: Any) -> Any:
+        raise next(failures)
+
+    async with running_bot(shared_library) as bot:
+        bot.library.ask = failing  # type: ignore[method-assign]
+        shown = []
+        with caplog.at_level(logging.INFO, logger="citebot.discord"):
+            for n in range(3):
+                info = await bot.server.slash("ask", {"question": QUESTION}, user_id=100 + n)
+                shown.append((await bot.server.wait_for(original_edit(info))).body["content"])
+        for text in shown:
+            assert "/srv" not in text and "/home" not in text, text
+            assert "4242" not in text and "10.1.2.3" not in text, text
+        assert "cannot open the index in (path hidden)" in shown[0]
+        assert "another citebot process is updating the index" in shown[1]
+        assert "Chroma server at (address hidden) is unreachable" in shown[2]
+        logged = caplog.text
+        assert "/srv/citebot/data" in logged and "pid 4242" in logged and "10.1.2.3" in logged
 
 
 async def test_user_facing_error_is_shown(shared_library: Shared) -> None:

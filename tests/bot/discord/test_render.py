@@ -189,8 +189,162 @@ def test_abstained_answer_shows_closest_passages() -> None:
 
 
 def test_answer_text_with_everyone_stays_in_embed() -> None:
+    """Mentions in embeds never ping, so the answer text must live in an embed."""
     [page] = render.render_answer(answer("@everyone look [1]"))
-    assert page.content is None  # embeds never ping; content is empty
+    assert not page.content
+    assert page.embeds[0].description == "@everyone look [1]"
+
+
+class SpanAnswer(Answer):
+    """An Answer with the optional phrase the reader marks as the answer."""
+
+    answer_span: str | None = None
+
+
+def test_answer_text_is_escaped_and_keeps_citation_markers() -> None:
+    text = "# Big **claim** [1] and [see](https://evil.example) [2] > quote `x` ||s||"
+    [page] = render.render_answer(answer(text, n=2))
+    description = page.embeds[0].description or ""
+    assert "[1]" in description and "[2]" in description
+    assert "\\# Big \\*\\*claim\\*\\*" in description
+    assert "\\[see](" in description and "\\`x\\`" in description
+    assert "\\|\\|s\\|\\|" in description
+
+
+def test_the_answer_span_is_bold_and_escaped() -> None:
+    a = SpanAnswer(**answer("He is Derrick *D* Ingram, an activist [1].").model_dump())
+    a.answer_span = "Derrick *D* Ingram"
+    [page] = render.render_answer(a)
+    assert page.embeds[0].description == "He is **Derrick \\*D\\* Ingram**, an activist [1]."
+    a.answer_span = "not in the text"
+    [page] = render.render_answer(a)
+    assert "**" not in (page.embeds[0].description or "")
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "[click](https://evil.example)",
+        "[click]( https://evil.example )",
+        "[two\nlines](https://evil.example)",
+        "[1](https://evil.example)",
+        "![img](https://evil.example/i.png)",
+        "[click](<https://evil.example>)",
+    ],
+)
+def test_no_masked_link_survives(text: str) -> None:
+    escaped = render.escape_text(text)
+    assert escaped.startswith(("\\[", "!\\[")), escaped
+
+
+def test_citation_markers_are_not_escaped() -> None:
+    assert render.escape_text("a [1] b [12]. c [3][4]") == "a [1] b [12]. c [3][4]"
+
+
+def test_escaped_cut_fits_and_leaves_no_dangling_backslash() -> None:
+    for limit in range(5, 40):
+        cut = render.escaped_cut("*" * 100, limit)
+        assert len(cut) <= limit
+        core = cut.removesuffix("…")
+        assert (len(core) - len(core.rstrip("\\"))) % 2 == 0, cut
+
+
+@pytest.mark.parametrize(
+    ("url", "expected"),
+    [
+        ("https://example.org/news/1", "https://example.org/news/1"),
+        ("HTTPS://Example.org/a_(b)?q=[x]#f", "https://Example.org/a_%28b%29?q=%5Bx%5D#f"),
+        ("https://example.org/caf\u00e9", "https://example.org/caf%C3%A9"),
+        ("http://[::1]:8080/x", "http://[::1]:8080/x"),
+        ("javascript:alert(1)", None),
+        ("/relative/path", None),
+        ("https://example.org/a b", None),
+        ("https://exa mple.org/", None),
+        ("https://example.org:99999/", None),
+        ("ftp://example.org/file", None),
+        ("https://" + "a" * 2100 + ".org/", None),
+        ("", None),
+        (None, None),
+    ],
+)
+def test_safe_url(url: str | None, expected: str | None) -> None:
+    assert render.safe_url(url) == expected
+
+
+def test_a_bad_feed_url_is_left_out_of_links_and_embeds() -> None:
+    bad = answer(citations=[citation(url="javascript:alert(1)")])
+    [page] = render.render_answer(bad)
+    assert "javascript" not in (page.embeds[0].fields[0].value or "")
+    [passages] = render.render_passages(bad)
+    assert passages.embeds[0].url is None
+    titles = render.render_articles([ArticleInfo(id="a", title="T", url="nope")], None, 1)
+    assert "](" not in (titles.embeds[0].description or "")
+    notice = render.render_new_articles(["a"], {"a": ArticleInfo(id="a", title="T", url="x y")})
+    assert "<" not in notice
+
+
+def test_titles_and_quotes_from_articles_are_escaped() -> None:
+    c = citation(title="[Win](https://evil.example) *now*", sentence=SENTENCE + " **bold**")
+    [page] = render.render_answer(answer(citations=[c]))
+    field = page.embeds[0].fields[0]
+    assert field.name.startswith("[1] \\[Win](") and "\\*now\\*" in field.name
+    assert "\\*\\*bold\\*\\*" in (field.value or "")
+    [passages] = render.render_passages(answer(citations=[c]))
+    assert (passages.embeds[0].title or "").startswith("[1] \\[Win](")
+
+
+def test_related_passages_show_behind_the_sources_button_only() -> None:
+    other = citation(
+        7,
+        passage="A different passage about the NYPD.",
+        sentence="A different passage about the NYPD.",
+        title="Other article",
+    )
+    a = answer(n=1, related=[citation(1), other])  # the cited one may be repeated in related
+    [page] = render.render_answer(a)
+    assert [f.name[:3] for f in page.embeds[0].fields] == ["[1]"]
+    pages = render.render_passages(a)
+    embeds = [e for p in pages for e in p.embeds]
+    assert [e.title for e in embeds] == [
+        "[1] NYC Mayor Will Reassess NYPD's Use of Facial Recognition Technology",
+        "Other article",
+    ]
+    assert "not cited" in (embeds[1].footer.text or "")
+
+
+def test_public_message_hides_paths_addresses_and_pids() -> None:
+    cases = {
+        "cannot open the index in /srv/citebot/data (disk I/O error); move it away": (
+            "cannot open the index in (path hidden) (disk I/O error); move it away"
+        ),
+        "another citebot process (pid 4242) is updating the index in ~/.local/share/citebot": (
+            "another citebot process is updating the index in (path hidden)"
+        ),
+        "Chroma server at http://10.0.0.5:8000 is unreachable": (
+            "Chroma server at (address hidden) is unreachable"
+        ),
+        "file C:\\Users\\ed\\news.txt is unreadable": "file (path hidden) is unreadable",
+        "the question is empty: ask something about the indexed articles": (
+            "the question is empty: ask something about the indexed articles"
+        ),
+        "add articles with `citebot index add PATH|URL` and/or feeds": (
+            "add articles with `citebot index add PATH|URL` and/or feeds"
+        ),
+    }
+    for text, public in cases.items():
+        assert render.public_message(text) == public
+
+
+def test_about_does_not_show_a_local_model_path() -> None:
+    status = IndexStatus(
+        articles=1, chunks=2, store="s", model="/opt/models/minilm", collection="c"
+    )
+    page = render.render_about(status, mode="extractive", feed_interval=0)
+    values = {f.name: f.value for f in page.embeds[0].fields}
+    assert values["Embedding model"] == "minilm"
+    assert render.model_name("sentence-transformers/all-MiniLM-L6-v2") == (
+        "sentence-transformers/all-MiniLM-L6-v2"
+    )
 
 
 # ------------------------------------------------------------------ passages
@@ -281,6 +435,8 @@ def test_reindex_summary_is_short() -> None:
     assert len(text) <= render.CONTENT_LIMIT
     assert text.startswith("🔄 Reindex finished in 2.5 s: 500 added")
     assert "First" in text and "@everyone" not in text
+    assert "1 skipped (reasons in the bot's log)" in text
+    assert "bad.txt" not in text  # which file (a path on the host) is for the log
     assert "Nothing new" in render.render_reindex(IngestReport())
     headlines = render.render_reindex(IngestReport(added=["v"], headline_only=["v"]))
     assert "1 added, 0 updated, 0 removed, 0 unchanged (1 headline only" in headlines

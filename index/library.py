@@ -56,7 +56,9 @@ class Library:
 
     @cached_property
     def encoders(self) -> Encoders:
-        return Encoders(self.settings.embedding_model, self.settings.embed_batch_size)
+        return Encoders(
+            self.settings.embedding_model, self.settings.embed_batch_size, self._cache_dir()
+        )
 
     @cached_property
     def indexer(self) -> Indexer:

@@ -21,10 +21,11 @@ SMALL_BATCH = 48  # chunks; below this the numpy path beats loading torch
 
 
 class Encoders:
-    def __init__(self, model: str, batch_size: int = 64) -> None:
+    def __init__(self, model: str, batch_size: int = 64, stamp_dir: Path | None = None) -> None:
+        """``stamp_dir``: where the packaged model's verified checksum is remembered."""
         self.model = model
         self.batch_size = batch_size
-        self.folder = resolve_model(model)
+        self.folder = resolve_model(model, stamp_dir)
 
     @cached_property
     def numpy(self) -> NumpyQueryEncoder | None:

@@ -70,7 +70,7 @@ def prepare_data_dir(folder: Path) -> Path:
             raise StoreError(f"{marker} is unreadable or from another citebot version")
         return folder
     if folder.exists() and any(
-        p.name not in {"chroma", "cache", "write.lock"} for p in folder.iterdir()
+        p.name not in {"chroma", "cache", "write.lock", "write.lock.pid"} for p in folder.iterdir()
     ):
         raise StoreError(
             f"{folder} is not a citebot data dir (it holds other files); "

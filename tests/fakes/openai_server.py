@@ -3,6 +3,15 @@
 Tests push the replies they want (content, HTTP status, delay) and read back the
 JSON requests the server received, so the real ``OpenAILike`` client and the
 real HTTP path are exercised without any model or network.
+
+Standard library only, so it also runs on its own (scripts/check-wheel uses it
+against an installed wheel, which has no ``tests`` package)::
+
+    python tests/fakes/openai_server.py --reply "Some sentence. [1]" [--port N]
+
+prints its base URL (``http://127.0.0.1:PORT/v1``) on one line, answers every
+request with that reply, and stops on SIGTERM or SIGINT, or by itself after
+``--lifetime`` seconds (600 by default) if nobody stops it.
 """
 
 from __future__ import annotations
@@ -46,6 +55,7 @@ class FakeOpenAIServer:
 
     script: deque[ScriptedReply] = field(default_factory=deque)
     requests: list[ReceivedRequest] = field(default_factory=list)
+    default: ScriptedReply | None = None  # answered once the script is used up
     _stopping: threading.Event = field(default_factory=threading.Event)
     _httpd: ThreadingHTTPServer | None = None
     _thread: threading.Thread | None = None
@@ -60,9 +70,9 @@ class FakeOpenAIServer:
         """Queue the reply for the next request."""
         self.script.append(ScriptedReply(content=content, status=status, delay=delay))
 
-    def start(self) -> FakeOpenAIServer:
+    def start(self, port: int = 0) -> FakeOpenAIServer:
         handler = type("Handler", (_Handler,), {"server_state": self})
-        self._httpd = ThreadingHTTPServer(("127.0.0.1", 0), handler)
+        self._httpd = ThreadingHTTPServer(("127.0.0.1", port), handler)
         self._httpd.daemon_threads = True
         self._thread = threading.Thread(
             target=self._httpd.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True
@@ -80,7 +90,7 @@ class FakeOpenAIServer:
 
     def next_reply(self) -> ScriptedReply:
         if not self.script:
-            return ScriptedReply(content="no scripted reply left", status=500)
+            return self.default or ScriptedReply(content="no scripted reply left", status=500)
         return self.script.popleft()
 
     def wait(self, seconds: float) -> None:
@@ -156,3 +166,28 @@ def _completion_payload(body: dict[str, Any], content: str) -> dict[str, Any]:
         "choices": [{"index": 0, "text": content, "finish_reason": "stop", "logprobs": None}],
         "usage": _usage(),
     }
+
+
+def main(argv: list[str] | None = None) -> None:
+    """Serve one fixed reply on 127.0.0.1 until stopped (see the module docstring)."""
+    import argparse
+    import signal
+
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--reply", required=True, help="the assistant's reply to every request")
+    parser.add_argument("--port", type=int, default=0, help="0: any free port (the default)")
+    parser.add_argument("--lifetime", type=float, default=600.0, help="stop after SECONDS")
+    args = parser.parse_args(argv)
+    server = FakeOpenAIServer(default=ScriptedReply(content=args.reply)).start(args.port)
+    stop = threading.Event()
+    for signum in (signal.SIGTERM, signal.SIGINT):
+        signal.signal(signum, lambda *_: stop.set())
+    print(server.base_url, flush=True)
+    try:
+        stop.wait(args.lifetime)
+    finally:
+        server.stop()
+
+
+if __name__ == "__main__":
+    main()

@@ -174,6 +174,7 @@ def _collections(sqlite_path: Path) -> set[str]:
 
 
 @pytest.mark.slow
+@pytest.mark.promise
 def test_rebuild_killed_midway_leaves_the_old_build_active(
     tmp_path: Path, make_library: LibraryFactory
 ) -> None:

@@ -6,6 +6,7 @@ import pytest
 
 
 @pytest.mark.slow
+@pytest.mark.promise
 @pytest.mark.timeout(300)
 def test_burst_is_fully_answered_or_refused() -> None:
     from bench.discord_load import run

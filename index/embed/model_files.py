@@ -12,7 +12,6 @@ the next load hashes again.
 
 from __future__ import annotations
 
-import hashlib
 import json
 import os
 from contextlib import suppress
@@ -102,6 +101,8 @@ def _damaged(weights: Path, why: str) -> MissingDependencyError:
 
 
 def _sha256(path: Path) -> str:
+    import hashlib  # only when a file is actually hashed
+
     digest = hashlib.sha256()
     with path.open("rb") as fh:
         while block := fh.read(1 << 20):

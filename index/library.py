@@ -69,21 +69,44 @@ class Library:
         return Answerer(self.settings, self.store, self.encoders)
 
     # ---- write side ----------------------------------------------------------
-    def ingest(self, sources: Sequence[str], *, progress: Progress | None = None) -> IngestReport:
-        """Add or update articles from files, folders, URLs or feed URLs."""
+    def ingest(
+        self,
+        sources: Sequence[str],
+        *,
+        progress: Progress | None = None,
+        keep_removed: bool = False,
+    ) -> IngestReport:
+        """Add or update articles from files, folders, URLs or feed URLs.
+
+        An explicit add brings back an article the user removed; automatic syncs
+        (``update``, ``sync_folder``) pass ``keep_removed=True`` and leave it out
+        until its text changes.
+        """
         from citebot.index.ingest.run import IngestRun
 
         sources = [_absolute(source) for source in sources]
         with writer_lock(self._lock_dir()):
             state, before = self._writable_state()
-            run = IngestRun(self.store, self.indexer, state, progress or _no_progress)
+            run = IngestRun(
+                self.store,
+                self.indexer,
+                state,
+                progress or _no_progress,
+                keep_removed=keep_removed,
+            )
             self.store.sweep_orphans(run.build, run.manifest)
             report = run.ingest_sources(sources)
             record_sources(state, sources, run.feeds_seen, self.settings.bundled_articles)
             self._commit(state, before, report.changed)
         return report
 
-    def remove(self, article_ids: Sequence[str]) -> IngestReport:
+    def remove(self, article_ids: Sequence[str], *, tombstone: bool = True) -> IngestReport:
+        """Remove articles by id.
+
+        Each removal leaves a tombstone (``tombstone=False`` for files that are
+        gone anyway), so ``update`` and ``watch`` do not bring the article back
+        from its recorded folder or feed while its text is unchanged.
+        """
         started = time.perf_counter()
         report = IngestReport()
         with writer_lock(self._lock_dir()):
@@ -92,11 +115,19 @@ class Library:
             manifest = self.store.manifest(state.active_build)
             for article_id in article_ids:
                 key = article_key(article_id)
-                if key in manifest:
+                meta = manifest.get(key)
+                if meta is not None:
                     self.store.delete_article(state.active_build, key)
                     report.removed.append(article_id)
+                    if tombstone:
+                        state.removed[key] = {
+                            "id": article_id,
+                            "hash": str(meta.get("hash", "")),
+                            "source": str(meta.get("source", "")),
+                        }
                 else:
-                    report.skipped.append(Skipped(source=article_id, reason="no such article"))
+                    reason = _not_an_article(state, article_id)
+                    report.skipped.append(Skipped(source=article_id, reason=reason))
             self._commit(state, before, report.changed)
         report.seconds = time.perf_counter() - started
         return report
@@ -112,6 +143,7 @@ class Library:
                 active_build=self.store.new_build_id(),
                 feeds=state.feeds,
                 folders=state.folders,
+                removed=state.removed,
                 generation=state.generation,
             )
             run = IngestRun(
@@ -125,25 +157,74 @@ class Library:
         return report
 
     def update(self, *, progress: Progress | None = None) -> IngestReport:
-        """Pull recorded feeds and rescan recorded/watched folders."""
+        """Pull recorded feeds and rescan recorded/watched folders.
+
+        Articles the user removed stay out while unchanged; a recorded folder
+        that no longer exists is reported (with the command that forgets it)
+        instead of failing every update forever.
+        """
         state = self.store.read_state()
-        folders = [*state.folders, *(str(p) for p in self.settings.watch_dirs)]
+        watched = [str(p) for p in self.settings.watch_dirs]
+        recorded = list(dict.fromkeys([*state.folders, *watched]))
+        folders = [f for f in recorded if Path(f).is_dir()]
+        missing = IngestReport(
+            skipped=[
+                Skipped(source=f, reason=_missing_folder_reason(f, f in state.folders))
+                for f in recorded
+                if f not in folders
+            ]
+        )
         sources = list(dict.fromkeys([*state.feeds, *folders]))
         if not sources:
-            return IngestReport()
-        report = self.ingest(sources, progress=progress)
-        gone = vanished_files(self.store, [f for f in folders if Path(f).is_dir()])
-        return report.merge(self.remove(gone)) if gone else report
+            return missing
+        report = self.ingest(sources, progress=progress, keep_removed=True).merge(missing)
+        gone = vanished_files(self.store, folders)
+        return report.merge(self.remove(gone, tombstone=False)) if gone else report
 
     def sync_folder(self, folder: Path) -> IngestReport:
         """Make the index match ``folder``: add/update its files, drop vanished ones."""
-        report = self.ingest([str(folder)])
+        report = self.ingest([str(folder)], keep_removed=True)
         gone = vanished_files(self.store, [str(folder)])
-        return report.merge(self.remove(gone)) if gone else report
+        return report.merge(self.remove(gone, tombstone=False)) if gone else report
+
+    def forget(self, source: str) -> list[str]:
+        """Stop pulling a recorded folder or feed; returns what was forgotten.
+
+        Its articles stay indexed (``remove`` them by id); tombstones of files
+        under a forgotten folder are dropped with it. Raises ``BadInputError``
+        naming the recorded sources when ``source`` is not one of them.
+        """
+        with writer_lock(self._lock_dir()):
+            state = self.store.read_state()
+            before = state.to_metadata()
+            wanted = {source.strip(), _absolute(source)}
+            forgotten = [s for s in [*state.folders, *state.feeds] if s in wanted]
+            if not forgotten:
+                recorded = ", ".join([*state.folders, *state.feeds]) or "none"
+                raise BadInputError(
+                    f"{source} is not a recorded folder or feed (recorded: {recorded})"
+                )
+            state.folders = [f for f in state.folders if f not in forgotten]
+            state.feeds = [f for f in state.feeds if f not in forgotten]
+            roots = [Path(f) for f in forgotten if not _is_url(f)]
+            state.removed = {
+                key: stone
+                for key, stone in state.removed.items()
+                if not any(root in Path(stone.get("source", "")).parents for root in roots)
+            }
+            self._commit(state, before, changed=False)
+        return forgotten
 
     def ensure_bundled(self) -> IngestReport | None:
-        """Index the bundled ``articles/`` corpus when the index is empty."""
-        if not self.settings.auto_index_bundled or self.status().articles:
+        """Index the bundled demo corpus into a brand-new index, once.
+
+        Only a store that has never been written gets it: after the user removes
+        the demo, or all articles, it stays removed. The caller should tell the
+        user (the report says what was added; ``settings.store_label`` says where).
+        """
+        if not self.settings.auto_index_bundled:
+            return None
+        if self.store.read_state().active_build is not None:
             return None
         folder = self.settings.bundled_articles
         return self.ingest([str(folder)]) if folder.is_dir() else None
@@ -159,7 +240,9 @@ class Library:
             snap = self._snapshot = load_snapshot(self.store, state, self._cache_dir())
         return snap
 
-    def list_articles(self, query: str | None = None, limit: int = 50) -> list[ArticleInfo]:
+    def list_articles(self, query: str | None = None, limit: int | None = 50) -> list[ArticleInfo]:
+        """Articles whose title, id or url hold every word of ``query``, newest first
+        (all of them when ``limit`` is None)."""
         infos = [_info(meta) for meta in self.snapshot().articles.values()]
         if query:
             words = query.lower().split()
@@ -169,7 +252,7 @@ class Library:
                 if all(w in f"{i.title} {i.id} {i.url or ''}".lower() for w in words)
             ]
         infos.sort(key=lambda i: (i.published or "", i.indexed_at), reverse=True)
-        return infos[:limit]
+        return infos if limit is None else infos[:limit]
 
     def status(self) -> IndexStatus:
         state = self.store.read_state()
@@ -181,7 +264,11 @@ class Library:
             chunks=chunks,
             store=self.settings.store_label,
             model=model_label(self.settings.embedding_model),
-            collection=f"{self.settings.collection_prefix}-{state.active_build or '(none)'}",
+            collection=(
+                f"{self.settings.collection_prefix}-{state.active_build}"
+                if state.active_build
+                else None
+            ),
             last_update=state.updated_at or None,
             feeds=state.feeds,
             needs_rebuild=bool(state.chunking)
@@ -266,12 +353,34 @@ def clean_question(question: str) -> str:
     return text
 
 
-def _absolute(source: str) -> str:
-    """A local path made absolute: vanished files are found whatever the cwd was at ingest."""
+def _not_an_article(state: StoreState, article_id: str) -> str:
+    """The skip reason for an id that is not indexed (a recorded folder or feed, maybe)."""
+    if article_id in state.feeds or _absolute(article_id) in state.folders:
+        return (
+            "not an article but a recorded folder or feed; "
+            f"`citebot index forget {article_id}` stops pulling it"
+        )
+    return "no such article"
+
+
+def _missing_folder_reason(folder: str, recorded: bool) -> str:
+    if recorded:
+        return f"recorded folder is gone; `citebot index forget {folder}` stops pulling it"
+    return "folder in CITEBOT_WATCH_DIRS is missing"
+
+
+def _is_url(source: str) -> bool:
     from citebot.index.ingest.readers.web import is_url
 
-    if not source.strip() or is_url(source):
-        return source
+    return is_url(source)
+
+
+def _absolute(source: str) -> str:
+    """A local path made absolute: vanished files are found whatever the cwd was at ingest."""
+    from citebot.index.ingest.readers import is_url, web_address_hint
+
+    if not source.strip() or is_url(source) or web_address_hint(source) is not None:
+        return source  # a URL, or what looks like one: the reader says what it understood
     try:
         return str(Path(source).expanduser().resolve())
     except (OSError, ValueError, RuntimeError):

@@ -65,6 +65,10 @@ class IngestReport(BaseModel):
     headline_only: list[str] = Field(
         default_factory=list, description="articles indexed from headline + link, no body"
     )
+    kept_removed: list[str] = Field(
+        default_factory=list,
+        description="articles the user removed, unchanged since: left out by update/watch",
+    )
     chunks: int = 0
     seconds: float = 0.0
 
@@ -82,6 +86,7 @@ class IngestReport(BaseModel):
             duplicates=self.duplicates + other.duplicates,
             skipped=self.skipped + other.skipped,
             headline_only=self.headline_only + other.headline_only,
+            kept_removed=self.kept_removed + other.kept_removed,
             chunks=self.chunks + other.chunks,
             seconds=self.seconds + other.seconds,
         )
@@ -92,7 +97,9 @@ class IndexStatus(BaseModel):
     chunks: int
     store: str
     model: str
-    collection: str
+    collection: str | None = Field(
+        default=None, description="the active build's collection; None before the first write"
+    )
     last_update: float | None = None
     feeds: list[str] = Field(default_factory=list)
     needs_rebuild: bool = False

@@ -25,8 +25,13 @@ class IngestRun:
         progress: Callable[[str, int, int | None], None],
         *,
         publish: bool = True,
+        keep_removed: bool = False,
     ) -> None:
-        """``publish=False`` (rebuild) keeps batches invisible until the caller switches."""
+        """``publish=False`` (rebuild) keeps batches invisible until the caller switches.
+
+        ``keep_removed`` (automatic syncs: update, watch) leaves out articles the
+        user removed whose text is unchanged since (``state.removed``); otherwise
+        re-adding an article drops its tombstone."""
         assert state.active_build is not None
         self.store, self.indexer, self.state, self.progress = store, indexer, state, progress
         self.build = state.active_build
@@ -43,6 +48,7 @@ class IngestRun:
         }
         self.seen = 0
         self.publish = publish
+        self.keep_removed = keep_removed
         self._started = time.perf_counter()
 
     def ingest_sources(self, sources: Sequence[str]) -> IngestReport:
@@ -73,6 +79,7 @@ class IngestRun:
                 if feed is not None:
                     self.feeds_seen.append(feed.url)
                     self._remember_validators(feed, failed)
+        self.progress("reading", self.seen, self.seen)  # reading is done: the bar completes
         return self.finish()
 
     def _remember_validators(self, feed: FeedSeen, failed: bool) -> None:
@@ -114,6 +121,8 @@ class IngestRun:
             self.report.unchanged.append(article.id)
             return
         digest = content_hash(article.text)
+        if self._still_removed(key, article.id, digest):
+            return
         twin = self.by_hash.get(digest)
         if twin is not None and twin != article.id:
             self.report.duplicates.append({"id": article.id, "duplicate_of": twin})
@@ -138,13 +147,29 @@ class IngestRun:
         if self.pending_chunks >= FLUSH_CHUNKS:
             self.flush()
 
+    def _still_removed(self, key: str, article_id: str, digest: str) -> bool:
+        """True when a sync meets an article the user removed and it has not changed."""
+        tombstone = self.state.removed.get(key)
+        if tombstone is None:
+            return False
+        if self.keep_removed and tombstone.get("hash") == digest:
+            self.report.kept_removed.append(article_id)
+            return True
+        del self.state.removed[key]  # changed since, or added again on purpose
+        return False
+
     def flush(self) -> None:
         if not self.pending:
             return
-        records = self.indexer.embed(self.pending)
+        done = self.report.chunks
+        total = done + self.pending_chunks  # every chunk queued so far: the bar has an end
+        self.progress("embedding", done, total)
+        records = self.indexer.embed(
+            self.pending, progress=lambda n: self.progress("embedding", done + n, total)
+        )
         self.store.put_articles(self.build, records, replaced=self.replaced)
         self.report.chunks += sum(len(r.chunk_ids) for r in records)
-        self.progress("embedding", self.report.chunks, None)
+        self.progress("embedding", self.report.chunks, total)
         self.pending, self.pending_chunks = [], 0
         if self.publish:
             self.store.write_state(self.state)  # readers see each flushed batch

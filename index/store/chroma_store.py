@@ -48,6 +48,11 @@ class StoreState:
     folders: list[str] = field(default_factory=list)
     # feed URL -> {"etag", "last_modified"} of its last full pull (conditional requests)
     feed_validators: dict[str, dict[str, str]] = field(default_factory=dict)
+    # Tombstones: article key -> {"id", "hash", "source"} of articles the user
+    # removed. An automatic sync (update, watch) leaves such an article out while
+    # its text hash is unchanged, so `index remove` sticks for recorded folders
+    # and feeds; a changed text or an explicit `index add` drops the tombstone.
+    removed: dict[str, dict[str, str]] = field(default_factory=dict)
 
     def to_metadata(self) -> dict[str, Any]:
         return {
@@ -59,6 +64,7 @@ class StoreState:
             "feeds": json.dumps(self.feeds),
             "folders": json.dumps(self.folders),
             "feed_validators": json.dumps(self.feed_validators, sort_keys=True),
+            "removed": json.dumps(self.removed, sort_keys=True),
         }
 
     @classmethod
@@ -72,6 +78,7 @@ class StoreState:
             feeds=json.loads(meta.get("feeds") or "[]"),
             folders=json.loads(meta.get("folders") or "[]"),
             feed_validators=json.loads(meta.get("feed_validators") or "{}"),
+            removed=json.loads(meta.get("removed") or "{}"),
         )
 
 

@@ -135,9 +135,8 @@ def load_settings(**overrides: Any) -> Settings:
         return Settings(**overrides)
     except ValidationError as exc:
         first = exc.errors()[0]
-        raise ConfigError(
-            f"invalid setting {_variable(first.get('loc', ()))}: {first['msg']}"
-        ) from None
+        message = str(first["msg"]).removeprefix("Value error, ")
+        raise ConfigError(f"invalid setting {_variable(first.get('loc', ()))}: {message}") from None
     except SettingsError as exc:  # pydantic-settings could not parse a value
         raise ConfigError(f"invalid setting: {_short_settings_error(exc)}") from None
 

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import hashlib
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -21,6 +21,8 @@ from citebot.index.models import Article
 from citebot.index.settings import Settings
 from citebot.index.store.chroma_store import ArticleRecords
 
+PROGRESS_SLICE_BATCHES = 2
+"""Encoder batches per model call when progress is reported (a bar update every ~128 chunks)."""
 CHUNKING_VERSION = 2  # 2: metadata keys renamed (article_key, sentence, first_sentence)
 
 
@@ -87,8 +89,15 @@ class Indexer:
             chunked,
         )
 
-    def embed(self, batch: Sequence[PreparedArticle]) -> list[ArticleRecords]:
-        """Embed all chunks of ``batch`` in one model call; return per-article records."""
+    def embed(
+        self, batch: Sequence[PreparedArticle], progress: Callable[[int], None] | None = None
+    ) -> list[ArticleRecords]:
+        """Embed all chunks of ``batch``; return per-article records.
+
+        With ``progress`` the chunks go to the model in slices of a few encoder
+        batches and ``progress(chunks_done)`` is called after each, so a progress
+        bar moves (and shows a rate) during a long flush instead of sitting still.
+        """
         texts: list[str] = []
         spans: list[list[tuple[int, int]]] = []
         for prepared in batch:
@@ -104,7 +113,10 @@ class Indexer:
                         for s, e in sentences[chunk.sentences[0] : chunk.sentences[1]]
                     ]
                 )
-        chunk_vecs, sentence_vecs = self.encoders.embed_chunks(texts, spans)
+        if progress is None:
+            chunk_vecs, sentence_vecs = self.encoders.embed_chunks(texts, spans)
+        else:
+            chunk_vecs, sentence_vecs = self._embed_in_slices(texts, spans, progress)
         records, at = [], 0
         for prepared in batch:
             n = len(prepared.chunked.chunks)
@@ -113,6 +125,25 @@ class Indexer:
             )
             at += n
         return records
+
+    def _embed_in_slices(
+        self, texts: list[str], spans: list[list[tuple[int, int]]], progress: Callable[[int], None]
+    ) -> tuple[np.ndarray, list[np.ndarray]]:
+        step = PROGRESS_SLICE_BATCHES * self.settings.embed_batch_size
+        if len(texts) <= step:
+            vecs, sentence_vecs = self.encoders.embed_chunks(texts, spans)
+            progress(len(texts))
+            return vecs, sentence_vecs
+        vec_parts: list[np.ndarray] = []
+        sentence_vecs = []
+        for start in range(0, len(texts), step):
+            vecs, sents = self.encoders.embed_chunks(
+                texts[start : start + step], spans[start : start + step]
+            )
+            vec_parts.append(vecs)
+            sentence_vecs.extend(sents)
+            progress(min(len(texts), start + step))
+        return np.concatenate(vec_parts), sentence_vecs
 
     def _records(
         self, p: PreparedArticle, chunk_vecs: np.ndarray, sentence_vecs: Sequence[np.ndarray]

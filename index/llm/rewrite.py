@@ -40,7 +40,8 @@ def rewrite_with_llm(llm: Any, answer: Answer, timings: dict[str, float]) -> Ans
     try:
         result = answer_with_llm(llm, answer.resolved_question or answer.question, passages)
     except LLMError as err:
-        log.warning("LLM failed, using the extractive answer: %s", err)
+        # The answer's note tells the user; a WARNING too would say it twice.
+        log.info("LLM failed, using the extractive answer: %s", err)
         return _with_note(answer, f"{err}; showing the extractive answer instead")
     finally:
         timings["llm"] = round((time.perf_counter() - clock) * 1000, 2)

@@ -6,14 +6,16 @@ modules are imported inside commands so `citebot --help` answers instantly.
 
 from __future__ import annotations
 
-import logging
+import functools
 import os
+import sys
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated
 
 import typer
 
 from citebot.bot.cli.errors import friendly_errors
+from citebot.bot.cli.help import HELP_OPTIONS, CitebotCommand, CitebotGroup
 
 # Queries multiply small matrices in numpy; several OpenBLAS threads fighting over
 # 2 cores make that ~15x slower. Must be set before numpy is first imported.
@@ -29,15 +31,42 @@ app = typer.Typer(
     no_args_is_help=True,
     add_completion=False,
     pretty_exceptions_enable=False,
+    rich_markup_mode=None,  # plain help: see citebot.bot.cli.help
+    cls=CitebotGroup,
+    context_settings=HELP_OPTIONS,
 )
 index_app = typer.Typer(
-    help="Add, update, list and rebuild the article index.", no_args_is_help=True
+    help="Add, update, list and rebuild the article index.",
+    no_args_is_help=True,
+    rich_markup_mode=None,
+    cls=CitebotGroup,
+    context_settings=HELP_OPTIONS,
 )
 app.add_typer(index_app, name="index")
+command = functools.partial(app.command, cls=CitebotCommand)
+index_command = functools.partial(index_app.command, cls=CitebotCommand)
 
 JsonOpt = Annotated[bool, typer.Option("--json", help="Print JSON for scripts.")]
-TopKOpt = Annotated[int | None, typer.Option("--top-k", min=1, max=20)]
-ModeOpt = Annotated[str | None, typer.Option("--mode", help="extractive | llm")]
+# The defaults live in Settings (CITEBOT_TOP_K, CITEBOT_MODE); the help says them
+# without importing pydantic (tests/bot/cli/test_help.py keeps the two in step).
+TopKOpt = Annotated[
+    int | None,
+    typer.Option(
+        "--top-k",
+        min=1,
+        max=20,
+        metavar="N",
+        help="Passages to cite, 1-20 (default 5, or CITEBOT_TOP_K).",
+    ),
+]
+ModeOpt = Annotated[
+    str | None,
+    typer.Option(
+        "--mode",
+        metavar="MODE",
+        help="extractive (default, or CITEBOT_MODE) or llm (needs CITEBOT_LLM).",
+    ),
+]
 AsOfOpt = Annotated[
     str | None,
     typer.Option(
@@ -49,15 +78,38 @@ AsOfOpt = Annotated[
 ]
 
 
+def _show_version(value: bool) -> None:
+    if value:
+        from importlib.metadata import PackageNotFoundError, version
+
+        try:
+            number = version("citebot")
+        except PackageNotFoundError:  # running from a source tree without an install
+            number = "unknown"
+        typer.echo(f"citebot {number}")
+        raise typer.Exit()
+
+
 @app.callback()
 def _root(
     ctx: typer.Context,
-    debug: Annotated[bool, typer.Option("--debug", help="Log details to stderr.")] = False,
+    debug: Annotated[
+        bool, typer.Option("--debug", help="Log details (and tracebacks) to stderr.")
+    ] = False,
+    _version: Annotated[
+        bool,
+        typer.Option(
+            "--version",
+            callback=_show_version,
+            is_eager=True,
+            expose_value=False,
+            help="Print the version and exit.",
+        ),
+    ] = False,
 ) -> None:
-    logging.basicConfig(
-        level=logging.DEBUG if debug else logging.WARNING,
-        format="%(levelname)s %(name)s: %(message)s",
-    )
+    from citebot.bot.cli.errors import configure_logging
+
+    configure_logging(debug)
     ctx.obj = None  # settings are built lazily, once, by _settings()
 
 
@@ -78,20 +130,29 @@ def _library(ctx: typer.Context) -> Library:
 
 
 def _console():
-    from rich.console import Console
+    from citebot.bot.cli.errors import make_console
 
-    return Console(highlight=False)
+    return make_console()
 
 
 # ---- index -------------------------------------------------------------------------
-@index_app.command("add")
+@index_command("add")
 @friendly_errors
 def index_add(
     ctx: typer.Context,
-    sources: Annotated[list[str], typer.Argument(help="Files, folders, article URLs, feed URLs.")],
+    sources: Annotated[
+        list[str],
+        typer.Argument(
+            metavar="SOURCE", help="Files, folders, article URLs, feed URLs (http/https)."
+        ),
+    ],
     json_out: JsonOpt = False,
 ) -> None:
-    """Add or update articles (.txt .md .html .json .jsonl, folders, URLs, RSS/Atom feeds)."""
+    """Add or update articles from files, folders, URLs or feeds.
+
+    Files: .txt .md .html .json .jsonl; URLs: article pages and RSS/Atom feeds.
+    Folders and feeds are recorded: `citebot index update` pulls them again.
+    """
     from citebot.bot.cli.progress import progress_bar
 
     lib = _library(ctx)
@@ -100,37 +161,72 @@ def index_add(
     _finish(report, json_out, "indexed")
 
 
-@index_app.command("remove")
+@index_command("remove")
 @friendly_errors
 def index_remove(
     ctx: typer.Context,
-    ids: Annotated[list[str], typer.Argument(help="Article ids.")],
+    ids: Annotated[
+        list[str], typer.Argument(metavar="ID", help="Article ids (see `citebot index list`).")
+    ],
     json_out: JsonOpt = False,
 ) -> None:
-    """Remove articles by id (see `citebot index list`)."""
+    """Remove articles by id.
+
+    A removed article stays out of `index update` and `index watch` until its file
+    or feed entry changes; `citebot index add` brings it back.
+    """
     report = _library(ctx).remove(ids)
-    _finish(report, json_out, "removed")
+    _finish(report, json_out, None)
 
 
-@index_app.command("list")
+@index_command("forget")
+@friendly_errors
+def index_forget(
+    ctx: typer.Context,
+    sources: Annotated[
+        list[str],
+        typer.Argument(
+            metavar="FOLDER|FEED", help="Recorded folders or feed URLs (see `index status`)."
+        ),
+    ],
+    json_out: JsonOpt = False,
+) -> None:
+    """Stop pulling recorded folders or feeds (their articles stay)."""
+    lib = _library(ctx)
+    forgotten = [entry for source in sources for entry in lib.forget(source)]
+    if json_out:
+        typer.echo(_dumps({"forgotten": forgotten}))
+        return
+    for entry in forgotten:
+        typer.echo(f"forgot {entry}: `citebot index update` no longer pulls it")
+    typer.echo("its articles stay indexed; `citebot index remove ID` removes them")
+
+
+@index_command("list")
 @friendly_errors
 def index_list(
     ctx: typer.Context,
-    query: Annotated[str | None, typer.Argument(help="Words the title/id must contain.")] = None,
-    limit: Annotated[int, typer.Option(min=1)] = 50,
+    query: Annotated[
+        str | None, typer.Argument(metavar="QUERY", help="Words the title, id or URL must hold.")
+    ] = None,
+    limit: Annotated[
+        int, typer.Option("--limit", min=1, metavar="N", help="Show at most N (default 50).")
+    ] = 50,
+    show_all: Annotated[bool, typer.Option("--all", help="Show every article.")] = False,
     json_out: JsonOpt = False,
 ) -> None:
     """List indexed articles, newest first."""
     from citebot.bot.cli.render import render_articles
 
-    articles = _library(ctx).list_articles(query, limit)
+    articles = _library(ctx).list_articles(query, None)
+    shown = articles if show_all else articles[:limit]
     if json_out:
-        typer.echo(_dumps([a.model_dump() for a in articles]))
+        typer.echo(_dumps([a.model_dump() for a in shown]))
     else:
-        render_articles(_console(), articles)
+        render_articles(_console(), shown, total=len(articles), query=query)
 
 
-@index_app.command("status")
+@index_command("status")
 @friendly_errors
 def index_status(ctx: typer.Context, json_out: JsonOpt = False) -> None:
     """Articles, chunks, store and model of the index."""
@@ -143,7 +239,7 @@ def index_status(ctx: typer.Context, json_out: JsonOpt = False) -> None:
         render_status(_console(), status)
 
 
-@index_app.command("rebuild")
+@index_command("rebuild")
 @friendly_errors
 def index_rebuild(ctx: typer.Context, json_out: JsonOpt = False) -> None:
     """Re-embed everything into a fresh collection, then switch over."""
@@ -154,7 +250,7 @@ def index_rebuild(ctx: typer.Context, json_out: JsonOpt = False) -> None:
     _print_report(report, json_out, "rebuilt")
 
 
-@index_app.command("update")
+@index_command("update")
 @friendly_errors
 def index_update(ctx: typer.Context, json_out: JsonOpt = False) -> None:
     """Pull recorded feeds and rescan recorded folders."""
@@ -165,14 +261,20 @@ def index_update(ctx: typer.Context, json_out: JsonOpt = False) -> None:
     _finish(report, json_out, "updated")
 
 
-@index_app.command("watch")
+@index_command("watch")
 @friendly_errors
 def index_watch(
     ctx: typer.Context,
-    folder: Annotated[Path, typer.Argument(exists=True, file_okay=False, help="Folder to watch.")],
+    folder: Annotated[
+        Path,
+        typer.Argument(exists=True, file_okay=False, metavar="FOLDER", help="Folder to watch."),
+    ],
     json_out: JsonOpt = False,
 ) -> None:
-    """Index FOLDER, then keep indexing files that appear, change or vanish (Ctrl-C stops)."""
+    """Index FOLDER and follow its changes (Ctrl-C stops).
+
+    Files that appear, change or vanish are indexed, re-indexed or removed.
+    """
     from citebot.bot.cli.watch import watch_folder
 
     lib = _library(ctx)
@@ -180,35 +282,47 @@ def index_watch(
 
 
 # ---- ask / chat ------------------------------------------------------------------
-@app.command("ask")
+@command("ask")
 @friendly_errors
 def ask(
     ctx: typer.Context,
-    question: Annotated[str | None, typer.Argument(help="Your question.")] = None,
+    question: Annotated[
+        str | None, typer.Argument(metavar="QUESTION", help="Your question.")
+    ] = None,
     json_out: JsonOpt = False,
     questions_file: Annotated[
-        Path | None, typer.Option("--questions-file", help='JSONL of {"id", "question"}.')
+        Path | None,
+        typer.Option(
+            "--questions-file",
+            metavar="FILE",
+            help='JSONL, one {"id", "question", "as_of"?} per line; prints one JSON line '
+            "each (exit 1 if any line failed).",
+        ),
     ] = None,
     top_k: TopKOpt = None,
     mode: ModeOpt = None,
     as_of: AsOfOpt = None,
 ) -> None:
-    """Answer a question from the indexed articles, with numbered citations."""
+    """Answer a question from the indexed articles, with citations."""
     from citebot.bot.cli.ask import ask_many, ask_one
+    from citebot.index import BadInputError
 
+    if questions_file is not None and question is not None:
+        raise BadInputError("give a QUESTION or --questions-file, not both")
+    if questions_file is None and question is None:
+        raise BadInputError('give a question, e.g. citebot ask "Who is Derrick Ingram?"')
     options = _ask_options(top_k, mode, as_of)
     lib = _ready_library(ctx)
     if questions_file is not None:
-        ask_many(lib, questions_file, options)
-    elif question is None:
-        from citebot.index import BadInputError
-
-        raise BadInputError('give a question, e.g. citebot ask "Who is Derrick Ingram?"')
+        failed = ask_many(lib, questions_file, options)
+        if failed:
+            raise typer.Exit(1)
     else:
+        assert question is not None
         ask_one(lib, question, json_out, options, _console())
 
 
-@app.command("chat")
+@command("chat")
 @friendly_errors
 def chat(
     ctx: typer.Context,
@@ -224,9 +338,15 @@ def chat(
 
 
 def _ready_library(ctx: typer.Context) -> Library:
-    """A library whose index holds at least the bundled corpus."""
+    """The library; a brand-new index first gets the bundled demo article, and says so."""
     lib = _library(ctx)
-    lib.ensure_bundled()
+    report = lib.ensure_bundled()
+    if report is not None and report.added:
+        typer.echo(
+            f"citebot: new index in {lib.settings.store_label}: indexed the bundled demo "
+            f"article ({', '.join(report.added)}); add yours with `citebot index add PATH|URL`",
+            err=True,
+        )
     return lib
 
 
@@ -241,14 +361,14 @@ def _ask_options(top_k: int | None, mode: str | None, as_of: str | None) -> AskO
     return AskOptions(top_k=top_k, mode=mode, as_of=day)  # type: ignore[arg-type]
 
 
-def _finish(report: IngestReport, json_out: bool, verb: str) -> None:
+def _finish(report: IngestReport, json_out: bool, verb: str | None) -> None:
     """Print the report; exit 1 when anything was skipped (scripts must notice)."""
     _print_report(report, json_out, verb)
     if report.skipped:
         raise typer.Exit(1)
 
 
-def _print_report(report, json_out: bool, verb: str) -> None:
+def _print_report(report: IngestReport, json_out: bool, verb: str | None) -> None:
     from citebot.bot.cli.render import render_report
 
     if json_out:
@@ -276,7 +396,14 @@ _register_optional_commands()
 
 
 def main() -> None:
-    app()
+    try:
+        app()
+    except SystemExit as done:
+        # Click's own handler (help or usage text into a closed pipe) exits 1 after
+        # wrapping stdout; a reader that stopped early is not a failure.
+        if done.code == 1 and type(sys.stdout).__name__ == "PacifyFlushWrapper":
+            raise SystemExit(0) from None
+        raise
 
 
 if __name__ == "__main__":

@@ -59,17 +59,23 @@ def ask_one(
         render_answer(console, answer)
 
 
-def ask_many(lib: Library, path: Path, options: AskOptions) -> None:
+def ask_many(lib: Library, path: Path, options: AskOptions) -> int:
     """One JSON object per input line, in order; a bad line yields an error object.
 
-    A line may carry its own ``as_of`` date (a dated quiz, say)."""
+    A line may carry its own ``as_of`` date (a dated quiz, say). An ``id`` is
+    echoed as given (a number stays a number); lines without one get their line
+    number. Returns how many lines failed (the command then exits 1).
+    """
     try:
         lines = path.read_text(encoding="utf-8").splitlines()
-    except OSError as exc:
-        raise BadInputError(f"cannot read {path}: {exc.strerror or exc}") from None
+    except (OSError, UnicodeDecodeError) as exc:
+        reason = getattr(exc, "strerror", None) or exc
+        raise BadInputError(f"cannot read {path}: {reason}") from None
+    failed = 0
     for number, line in enumerate(lines, 1):
         if not line.strip():
             continue
+        item: object = None
         try:
             item = json.loads(line)
             if not isinstance(item, dict) or not isinstance(item.get("question"), str):
@@ -77,8 +83,11 @@ def ask_many(lib: Library, path: Path, options: AskOptions) -> None:
             answer = options.ask(lib, item["question"], as_of=item.get("as_of"))
             out = {"id": item.get("id", number), **answer_json(answer)}
         except json.JSONDecodeError as exc:
+            failed += 1
             out = {"id": number, "error": f"{path}:{number}: not valid JSON ({exc.msg})"}
         except CitebotError as err:
+            failed += 1
             ident = item.get("id", number) if isinstance(item, dict) else number
             out = {"id": ident, "error": f"{path}:{number}: {err}"}
         typer.echo(json.dumps(out, ensure_ascii=False))
+    return failed

@@ -36,7 +36,7 @@ def run_chat(lib: Library, console: Console, options: AskOptions) -> None:
         try:
             last = options.ask(lib, line, history)
         except CitebotError as err:
-            console.print(f"citebot: {err}", style="red")
+            console.print(f"citebot: {err}", style="red", markup=False)
             continue
         render_answer(console, last, show_passages=False)
         history = [*history, last.as_turn()][-6:]

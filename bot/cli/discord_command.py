@@ -11,7 +11,10 @@ import logging
 
 import typer
 
-from citebot.bot.cli.errors import friendly_errors
+from citebot.bot.cli.errors import friendly_errors, keep_tracebacks
+from citebot.bot.cli.help import CitebotCommand
+
+LOG_FORMAT = "%(asctime)s %(levelname)s %(name)s: %(message)s"
 
 
 def _setup_logging(level: str) -> None:
@@ -25,7 +28,8 @@ def _setup_logging(level: str) -> None:
         wanted = logging.INFO
     root = logging.getLogger()
     if not root.handlers:
-        logging.basicConfig(format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+        logging.basicConfig(format=LOG_FORMAT)
+    keep_tracebacks(LOG_FORMAT)  # a bot's log should show a bug's traceback
     effective = min(wanted, root.getEffectiveLevel())
     for name in ("citebot", "discord"):
         logging.getLogger(name).setLevel(effective)
@@ -34,15 +38,20 @@ def _setup_logging(level: str) -> None:
 def register(app: typer.Typer) -> None:
     """Add the ``discord`` command to the citebot CLI."""
 
-    @app.command("discord")
+    @app.command("discord", cls=CitebotCommand)
     @friendly_errors
     def discord_command(
         sync: bool = typer.Option(
             True, "--sync/--no-sync", help="Register the slash commands with Discord on start."
         ),
-        log_level: str = typer.Option("INFO", "--log-level", help="DEBUG, INFO, WARNING…"),
+        log_level: str = typer.Option(
+            "INFO", "--log-level", metavar="LEVEL", help="DEBUG, INFO (default), WARNING…"
+        ),
     ) -> None:
-        """Run the Discord bot (token from DISCORD_TOKEN; see CITEBOT_DISCORD_* settings)."""
+        """Run the Discord bot (token from DISCORD_TOKEN).
+
+        See the CITEBOT_DISCORD_* settings in .env.example.
+        """
         from citebot.index import load_settings
 
         settings = load_settings()

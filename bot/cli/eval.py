@@ -23,42 +23,60 @@ if TYPE_CHECKING:
 def register(app: typer.Typer) -> None:
     """Add the ``eval`` command to ``app``."""
     from citebot.bot.cli.errors import friendly_errors
+    from citebot.bot.cli.help import CitebotCommand
 
-    app.command("eval")(friendly_errors(eval_command))
+    app.command("eval", cls=CitebotCommand)(friendly_errors(eval_command))
 
 
 def eval_command(
     file: Path | None = typer.Argument(
         None,
+        metavar="FILE",
         help="Questions JSONL: {question, answer?, article_id?, answerable?, as_of?} per line.",
     ),
     dataset: str | None = typer.Option(
         None,
         "--dataset",
+        metavar="NAME",
         help="squad | realtimeqa: index that dataset (own data dir) and use "
         "its questions (plus FILE's, if given).",
     ),
-    split: str = typer.Option("dev", "--split", help="dev | heldout | all (report on dev)."),
+    split: str = typer.Option(
+        "dev", "--split", metavar="SPLIT", help="dev (default), heldout or all (reports dev)."
+    ),
     bbc_distractors: bool = typer.Option(
         False, "--bbc-distractors", help="Also index all BBC News articles (realtimeqa)."
     ),
-    top_k: int | None = typer.Option(None, "--top-k", min=1, max=20, help="Passages per answer."),
+    top_k: int | None = typer.Option(
+        None,
+        "--top-k",
+        min=1,
+        max=20,
+        metavar="N",
+        help="Passages per answer, 1-20 (default 5, or CITEBOT_TOP_K).",
+    ),
     as_json: bool = typer.Option(False, "--json", help="Print one JSON object."),
-    failures: int = typer.Option(0, "--failures", min=0, help="List the N worst misses."),
-    limit: int | None = typer.Option(None, "--limit", min=1, help="Ask only the first N."),
+    failures: int = typer.Option(
+        0, "--failures", min=0, metavar="N", help="List the N worst misses."
+    ),
+    limit: int | None = typer.Option(
+        None, "--limit", min=1, metavar="N", help="Ask only the first N."
+    ),
     undated: bool = typer.Option(
         False,
         "--undated",
         help="Ignore the questions' as-of dates (RealTime QA quizzes carry their week).",
     ),
 ) -> None:
-    """Ask every question and report citation recall, answer accuracy and abstention."""
-    from rich.console import Console
+    """Score citebot on a question file or a dataset split.
 
+    Asks every question and reports citation recall, answer accuracy and abstention.
+    """
+    from citebot.bot.cli.errors import make_console
     from citebot.index import load_settings
     from citebot.index.eval import worst_failures
 
-    err = Console(stderr=True)
+    err = make_console(stderr=True)
     settings = load_settings()
     summary, results = _run(
         settings,
@@ -79,7 +97,7 @@ def eval_command(
         payload["failures"] = [_failure_dict(r) for r in worst]
         sys.stdout.write(json.dumps(payload) + "\n")
         return
-    out = Console()
+    out = make_console()
     _print_summary(out, summary)
     if worst:
         _print_failures(out, worst)
@@ -245,6 +263,7 @@ def _failure_dict(r: QuestionResult) -> dict[str, Any]:
 
 def _print_failures(out: Console, worst: list[QuestionResult]) -> None:
     from rich.table import Table
+    from rich.text import Text
 
     table = Table(title=f"worst misses ({len(worst)})", show_lines=True)
     table.add_column("question")
@@ -265,7 +284,8 @@ def _print_failures(out: Console, worst: list[QuestionResult]) -> None:
             or "(nothing)"
         )
         answer = ("[abstained] " if r.abstained else "") + _clip(r.answer_text, 160)
-        table.add_row(r.question.question, gold, cited, answer)
+        # Text cells: dataset titles and answers may hold "[...]", which is not markup
+        table.add_row(Text(r.question.question), Text(gold), Text(cited), Text(answer))
     out.print(table)
 
 

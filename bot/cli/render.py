@@ -57,14 +57,28 @@ def _window(passage: str, start: int, end: int, context: int = 220) -> tuple[str
     return prefix + passage[left:right] + suffix, start + shift, end + shift
 
 
-def render_report(console: Console, report: IngestReport, verb: str = "indexed") -> None:
-    console.print(
-        f"{verb}: [green]{len(report.added)} added[/], {len(report.updated)} updated, "
-        f"{len(report.unchanged)} unchanged, {len(report.removed)} removed, "
-        f"{len(report.duplicates)} duplicates, [red]{len(report.skipped)} skipped[/]; "
-        f"{report.chunks} chunks in {report.seconds:.1f} s",
-        soft_wrap=True,  # one line per message, also in CI logs and pipes
+def report_summary(report: IngestReport) -> str:
+    """``3 added, 1 unchanged, 2 skipped; 40 chunks in 1.2 s``: only what happened."""
+    counts = (
+        (len(report.added), "added"),
+        (len(report.updated), "updated"),
+        (len(report.unchanged), "unchanged"),
+        (len(report.removed), "removed"),
+        (len(report.duplicates), "duplicates"),
+        (len(report.kept_removed), "left out (removed earlier)"),
+        (len(report.skipped), "skipped"),
     )
+    parts = ", ".join(f"{n} {label}" for n, label in counts if n) or "nothing to do"
+    chunks = f"{report.chunks} chunks in " if report.chunks else ""
+    return f"{parts}; {chunks}{report.seconds:.1f} s"
+
+
+def render_report(console: Console, report: IngestReport, verb: str | None = "indexed") -> None:
+    """The summary line (prefixed by ``verb:``), then one line per notable article."""
+    summary = report_summary(report)
+    line = Text(f"{verb}: " if verb else "")
+    line.append(summary, style="red" if report.skipped else "green")
+    console.print(line, soft_wrap=True)  # one line per message, also in CI logs and pipes
     for dup in report.duplicates:
         console.print(
             f"  duplicate: {dup['id']} (same text as {dup['duplicate_of']})",
@@ -84,30 +98,53 @@ def render_report(console: Console, report: IngestReport, verb: str = "indexed")
         )
 
 
+EMPTY_INDEX = "the index is empty: add articles with `citebot index add PATH|URL`"
+
+
 def render_status(console: Console, status: IndexStatus) -> None:
     table = Table(show_header=False, box=None)
     for key, value in (
         ("articles", status.articles),
         ("chunks", status.chunks),
         ("store", status.store),
-        ("collection", status.collection),
+        ("collection", status.collection or "none yet"),
         ("model", status.model),
         ("last update", _when(status.last_update)),
         ("feeds", ", ".join(status.feeds) or "none"),
     ):
         table.add_row(Text(key, style="bold"), Text(str(value)))
     console.print(table)
+    if not status.articles:
+        console.print(Text(EMPTY_INDEX, style="yellow"))
     if status.needs_rebuild:
         console.print(
             "model or chunking settings changed: run `citebot index rebuild`", style="yellow"
         )
 
 
-def render_articles(console: Console, articles: list[ArticleInfo]) -> None:
+def render_articles(
+    console: Console,
+    articles: list[ArticleInfo],
+    *,
+    total: int | None = None,
+    query: str | None = None,
+) -> None:
+    """A table of articles, then what was left out (``50 of 59 shown``) or why none show."""
+    if not articles:
+        message = f"no article matches {query!r}" if query else EMPTY_INDEX
+        console.print(Text(message, style="yellow"), soft_wrap=True)
+        return
     table = Table("published", "title", "id", "chunks")
-    for a in articles:
-        table.add_row(a.published or "", a.title, a.url or a.id, str(a.chunks))
+    for a in articles:  # Text cells: a title like "[/x]" is not Rich markup
+        table.add_row(
+            Text(a.published or ""), Text(a.title), Text(a.url or a.id), Text(str(a.chunks))
+        )
     console.print(table)
+    if total is not None and total > len(articles):
+        console.print(
+            Text(f"{len(articles)} of {total} shown; --limit N / --all", style="dim"),
+            soft_wrap=True,
+        )
 
 
 def _when(ts: float | None) -> str:

@@ -14,7 +14,7 @@ import subprocess
 import sys
 from collections.abc import Callable, Iterator
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import pytest
 from pydantic_settings import BaseSettings
@@ -23,6 +23,9 @@ from citebot.index.embed.encoders import Encoders
 from citebot.index.library import Library
 from citebot.index.settings import PROJECT_ROOT, Settings
 from tests.fakes.http_site import LocalServer, LocalSite
+
+if TYPE_CHECKING:
+    from click.testing import Result
 
 SEED = PROJECT_ROOT / "articles" / "nyc-mayor-facial-recognition.txt"
 VENV_BIN = Path(sys.executable).parent
@@ -126,6 +129,72 @@ def run_cli(
         text=True,
         timeout=timeout,
     )
+
+
+# Variables that configure citebot (Settings reads them); CITEBOT_DATASETS_DIR only
+# says where the test data lives and is kept.
+_SETTINGS_PREFIXES = ("CITEBOT_", "DISCORD_")
+_NOT_SETTINGS = frozenset({"CITEBOT_DATASETS_DIR"})
+
+
+@pytest.fixture(scope="session", autouse=True)
+def _no_developer_settings(tmp_path_factory: pytest.TempPathFactory) -> Iterator[None]:
+    """No test sees the developer's CITEBOT_*/DISCORD_* variables or a ``.env`` file.
+
+    Settings read the environment and ``.env`` in the working directory: a
+    developer's CITEBOT_CHROMA_URL (or a ``.env`` in the repo) would otherwise
+    point tests at their own index, or make them fail. Tests run from an empty
+    folder with those variables removed; each test sets what it needs
+    (``monkeypatch.setenv``, the ``settings`` fixture, ``run_cli`` env).
+    tests/test_isolation.py checks this with a hostile environment.
+    """
+    with pytest.MonkeyPatch.context() as patch:
+        for key in [k for k in os.environ if k.startswith(_SETTINGS_PREFIXES)]:
+            if key not in _NOT_SETTINGS:
+                patch.delenv(key)
+        patch.chdir(tmp_path_factory.mktemp("cwd"))
+        yield
+
+
+Invoke = Callable[..., "Result"]
+
+
+@pytest.fixture
+def cli(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, patched_cli_encoders: None) -> Invoke:
+    """``cli(*args, **env)``: run the Typer app in-process on ``tmp_path/data``.
+
+    Runs in ``tmp_path`` (so a test may put a ``.env`` there); only what a test
+    sets configures the command.
+    """
+    from typer.testing import CliRunner
+
+    from citebot.bot.cli.app import app
+
+    monkeypatch.chdir(tmp_path)
+    runner = CliRunner()
+
+    def invoke(*args: str, **env: str) -> Result:
+        values = {
+            "CITEBOT_DATA_DIR": str(tmp_path / "data"),
+            "CITEBOT_AUTO_INDEX_BUNDLED": "false",
+            "COLUMNS": "500",
+            **env,
+        }
+        return runner.invoke(app, list(args), env=values)
+
+    return invoke
+
+
+def assert_clean_failure(result: Result, code: int, *needles: str) -> str:
+    """Exit ``code`` with exactly one ``citebot: ...`` line on stderr holding ``needles``."""
+    assert result.exit_code == code, (result.exit_code, result.output, result.exception)
+    lines = result.stderr.strip().splitlines()
+    assert len(lines) == 1, result.stderr
+    assert lines[0].startswith("citebot: ")
+    for needle in needles:
+        assert needle in lines[0]
+    assert "Traceback" not in result.output
+    return lines[0]
 
 
 class ExplicitSettings(Settings):

@@ -17,53 +17,22 @@ from collections.abc import Callable
 from pathlib import Path
 
 import pytest
-from click.testing import Result
-from typer.testing import CliRunner
 
-from citebot.bot.cli.app import app
 from citebot.bot.cli.watch import watch_folder
 from citebot.index.models import IngestReport
-from tests.conftest import LibraryFactory, clean_env, free_port, news_text, run_cli, write_article
+from tests.conftest import (
+    Invoke,
+    LibraryFactory,
+    assert_clean_failure,
+    clean_env,
+    free_port,
+    news_text,
+    run_cli,
+    write_article,
+)
 from tests.fakes.http_site import LocalSite
 
-Invoke = Callable[..., Result]
 LOCAL = {"CITEBOT_ALLOW_PRIVATE_URLS": "true"}  # the tests' feeds are served on 127.0.0.1
-
-
-@pytest.fixture
-def cli(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, patched_cli_encoders: None) -> Invoke:
-    """``cli(*args, **env)``: run the Typer app in-process on ``tmp_path/data``.
-
-    The developer's CITEBOT_* variables and ``.env`` (via the working directory) are
-    kept out, so only what a test sets configures the command.
-    """
-    monkeypatch.chdir(tmp_path)
-    for key in [k for k in os.environ if k.startswith("CITEBOT_")]:
-        monkeypatch.delenv(key)
-    runner = CliRunner()
-
-    def invoke(*args: str, **env: str) -> Result:
-        values = {
-            "CITEBOT_DATA_DIR": str(tmp_path / "data"),
-            "CITEBOT_AUTO_INDEX_BUNDLED": "false",
-            "COLUMNS": "500",
-            **env,
-        }
-        return runner.invoke(app, list(args), env=values)
-
-    return invoke
-
-
-def assert_clean_failure(result: Result, code: int, *needles: str) -> str:
-    """Exit ``code`` with exactly one ``citebot: ...`` line on stderr holding ``needles``."""
-    assert result.exit_code == code, (result.exit_code, result.output, result.exception)
-    lines = result.stderr.strip().splitlines()
-    assert len(lines) == 1, result.stderr
-    assert lines[0].startswith("citebot: ")
-    for needle in needles:
-        assert needle in lines[0]
-    assert "Traceback" not in result.output
-    return lines[0]
 
 
 # ---- JSON outputs -----------------------------------------------------------------------
@@ -268,27 +237,6 @@ def test_chroma_server_down(cli: Invoke) -> None:
         result = cli(*args, CITEBOT_CHROMA_URL=url)
         assert_clean_failure(result, 3, f"Chroma server at {url} is unreachable")
         assert result.stdout.strip() == ""
-
-
-def test_help_starts_without_torch_or_chromadb(tmp_path: Path) -> None:
-    code = (
-        "import sys; sys.argv = ['citebot', '--help']\n"
-        "from citebot.bot.cli.app import main\n"
-        "try:\n    main()\nexcept SystemExit as done:\n    assert done.code == 0\n"
-        "heavy = [m for m in ('torch', 'chromadb', 'sentence_transformers') if m in sys.modules]\n"
-        "assert not heavy, heavy\n"
-    )
-    result = subprocess.run(
-        [sys.executable, "-c", code],
-        cwd=tmp_path,
-        env=clean_env(),
-        capture_output=True,
-        text=True,
-        timeout=60,
-    )
-    assert result.returncode == 0, result.stderr
-    assert "index" in result.stdout and "ask" in result.stdout
-    assert run_cli(["--help"], tmp_path).returncode == 0
 
 
 # ---- feeds, folders, watch ------------------------------------------------------------------

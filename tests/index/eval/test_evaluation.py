@@ -35,7 +35,7 @@ from citebot.index.eval.metrics import (
     summarize,
     worst_failures,
 )
-from tests.conftest import PROJECT_ROOT, SEED
+from tests.conftest import PROJECT_ROOT, SEED, ExplicitSettings
 
 # --------------------------------------------------------------------------- parsing
 
@@ -268,20 +268,16 @@ def test_real_dataset_dev_splits() -> None:
 
 
 def _app() -> typer.Typer:
-    """The lead's CLI when present (it registers ``eval``), else a bare app."""
-    try:
-        from citebot.bot.cli.app import app
-    except ImportError:
-        from citebot.bot.cli.eval import register
-
-        app = typer.Typer()
-        register(app)
-
-        @app.callback()
-        def _root() -> None:  # keeps "eval" a sub-command in a one-command app
-            """citebot (test app)."""
+    """The real ``citebot`` app: a broken CLI (or a missing ``eval`` command) must fail here."""
+    from citebot.bot.cli.app import app
 
     return app
+
+
+def test_eval_is_a_command_of_the_real_cli() -> None:
+    result = CliRunner().invoke(_app(), ["eval", "--help"])
+    assert result.exit_code == 0, result.output
+    assert result.stdout.startswith("Usage: citebot eval [OPTIONS] [FILE]")
 
 
 def test_eval_cli_reports_bad_line(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
@@ -305,10 +301,9 @@ def test_eval_cli_needs_a_file_or_dataset(tmp_path: Path, monkeypatch: pytest.Mo
 def seed_index(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, str]:
     """A data dir holding only the seed article; returns (data dir, its article id)."""
     from citebot.index.library import Library
-    from citebot.index.settings import Settings
 
     data_dir = tmp_path_factory.mktemp("seed-data")
-    library = Library(Settings(data_dir=data_dir, auto_index_bundled=False))
+    library = Library(ExplicitSettings(data_dir=data_dir, auto_index_bundled=False))
     try:
         report = library.ingest([str(SEED)])
     finally:

@@ -3,13 +3,19 @@
 It owns the store, the encoders and the read-side snapshot, and exposes
 ingest/update/remove/rebuild on the write side and search/ask on the read
 side. Heavy parts (Chroma, torch) are created on first use.
+
+Writers take turns: on a Chroma server through a lease kept in the store
+(``store/lease.py``), so instances on different machines never write at once;
+embedded, through a lock file in the data dir. Readers never wait for either.
 """
 
 from __future__ import annotations
 
 import datetime as dt
+import threading
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import ExitStack, contextmanager
 from functools import cached_property
 from pathlib import Path
 from typing import Literal
@@ -17,7 +23,7 @@ from typing import Literal
 from citebot.index.answer.answerer import Answerer
 from citebot.index.embed.encoders import Encoders
 from citebot.index.embed.model_files import model_label
-from citebot.index.errors import BadInputError
+from citebot.index.errors import BadInputError, StoreLockedError
 from citebot.index.ingest.records import Indexer, article_key, chunking_signature
 from citebot.index.ingest.sync import record_sources, vanished_files
 from citebot.index.models import (
@@ -33,6 +39,7 @@ from citebot.index.search.fusion import Method
 from citebot.index.settings import Settings
 from citebot.index.store.chroma_client import prepare_data_dir
 from citebot.index.store.chroma_store import ChromaStore, StoreState
+from citebot.index.store.lease import Lease, new_owner
 from citebot.index.store.snapshot import Snapshot, load_snapshot
 from citebot.index.store.write_lock import writer_lock
 
@@ -48,6 +55,9 @@ class Library:
     def __init__(self, settings: Settings) -> None:
         self.settings = settings
         self._snapshot: Snapshot | None = None
+        self._owner = new_owner()  # this instance, as the feed puller
+        self._writing_here = threading.Lock()  # one write at a time within the process
+        self._feeds: Lease | None = None
 
     # ---- heavy parts, on first use -------------------------------------------
     @cached_property
@@ -82,10 +92,19 @@ class Library:
         (``update``, ``sync_folder``) pass ``keep_removed=True`` and leave it out
         until its text changes.
         """
+        return self._ingest(sources, progress, keep_removed, wait=None)
+
+    def _ingest(
+        self,
+        sources: Sequence[str],
+        progress: Progress | None,
+        keep_removed: bool,
+        wait: float | None,
+    ) -> IngestReport:
         from citebot.index.ingest.run import IngestRun
 
         sources = [_absolute(source) for source in sources]
-        with writer_lock(self._lock_dir()):
+        with self._writer(wait):
             state, before = self._writable_state()
             run = IngestRun(
                 self.store,
@@ -94,7 +113,7 @@ class Library:
                 progress or _no_progress,
                 keep_removed=keep_removed,
             )
-            self.store.sweep_orphans(run.build, run.manifest)
+            self.store.sweep_orphans(run.build, run.manifest, self.settings.orphan_grace_seconds)
             report = run.ingest_sources(sources)
             record_sources(state, sources, run.feeds_seen, self.settings.bundled_articles)
             self._commit(state, before, report.changed)
@@ -109,7 +128,7 @@ class Library:
         """
         started = time.perf_counter()
         report = IngestReport()
-        with writer_lock(self._lock_dir()):
+        with self._writer():
             state, before = self._writable_state()
             assert state.active_build is not None
             manifest = self.store.manifest(state.active_build)
@@ -136,7 +155,7 @@ class Library:
         """Re-embed everything into a fresh build, then switch over atomically."""
         from citebot.index.ingest.run import IngestRun
 
-        with writer_lock(self._lock_dir()):
+        with self._writer():
             state, _ = self._writable_state()
             old = state.active_build
             new_state = StoreState(
@@ -156,13 +175,28 @@ class Library:
                 self.store.drop_build(build)
         return report
 
-    def update(self, *, progress: Progress | None = None) -> IngestReport:
+    def update(self, *, progress: Progress | None = None, scheduled: bool = False) -> IngestReport:
         """Pull recorded feeds and rescan recorded/watched folders.
 
         Articles the user removed stay out while unchanged; a recorded folder
         that no longer exists is reported (with the command that forgets it)
         instead of failing every update forever.
+
+        ``scheduled=True`` is for timers (the bot's feed loop): of all the
+        instances sharing a Chroma server only the one holding the ``feeds``
+        lease pulls, the others return at once with ``report.deferred`` saying
+        who does, and so does a pull that finds another writer busy. The lease
+        is kept (renewed in the background) until ``close()``; when its holder
+        dies it expires and the next instance whose timer fires takes over.
         """
+        if scheduled:
+            puller = self._feed_puller()
+            if puller is not None:
+                return IngestReport(deferred=f"{puller} pulls the feeds")
+            try:
+                return self.update(progress=progress)
+            except StoreLockedError as busy:
+                return IngestReport(deferred=str(busy))
         state = self.store.read_state()
         watched = [str(p) for p in self.settings.watch_dirs]
         recorded = list(dict.fromkeys([*state.folders, *watched]))
@@ -194,7 +228,7 @@ class Library:
         under a forgotten folder are dropped with it. Raises ``BadInputError``
         naming the recorded sources when ``source`` is not one of them.
         """
-        with writer_lock(self._lock_dir()):
+        with self._writer():
             state = self.store.read_state()
             before = state.to_metadata()
             wanted = {source.strip(), _absolute(source)}
@@ -215,19 +249,41 @@ class Library:
             self._commit(state, before, changed=False)
         return forgotten
 
-    def ensure_bundled(self) -> IngestReport | None:
+    def ensure_bundled(
+        self, *, wait: float = 0.0, on_wait: Callable[[str], None] | None = None
+    ) -> IngestReport | None:
         """Index the bundled demo corpus into a brand-new index, once.
 
         Only a store that has never been written gets it: after the user removes
         the demo, or all articles, it stays removed. The caller should tell the
         user (the report says what was added; ``settings.store_label`` says where).
+
+        Readers are promised to be safe while a writer works: if another
+        process is already filling a new index (say the first ``citebot index
+        add``), this does not fail; it leaves the index to that writer and waits
+        up to ``wait`` seconds (telling ``on_wait`` once) for its first articles,
+        then returns None so the caller answers from what is there.
         """
         if not self.settings.auto_index_bundled:
             return None
         if self.store.read_state().active_build is not None:
             return None
         folder = self.settings.bundled_articles
-        return self.ingest([str(folder)]) if folder.is_dir() else None
+        if not folder.is_dir():
+            return None
+        try:
+            return self._ingest([str(folder)], None, False, wait=0.0)
+        except StoreLockedError as busy:
+            if wait <= 0:
+                return None
+            if on_wait is not None:
+                on_wait(f"{_first_clause(str(busy))}; waiting up to {wait:g} s for its articles")
+            deadline = time.monotonic() + wait
+            while time.monotonic() < deadline and not self.status().articles:
+                if not self._writer_busy():
+                    break
+                time.sleep(0.5)
+            return None
 
     # ---- read side -----------------------------------------------------------
     def snapshot(self) -> Snapshot:
@@ -308,10 +364,87 @@ class Library:
         )
 
     def close(self) -> None:
-        """Nothing to release between calls: locks are per write, clients are lazy."""
+        """Give up the feed-puller lease (if held); write locks are per call."""
         self._snapshot = None
+        if self._feeds is not None:
+            self._feeds.release()
+            self._feeds = None
 
     # ---- helpers ------------------------------------------------------------------
+    @contextmanager
+    def _writer(self, wait: float | None = None) -> Iterator[None]:
+        """Be the only writer: the lease on a server, the lock file when embedded.
+
+        Waits up to ``wait`` (default ``CITEBOT_WRITER_WAIT``) for another
+        writer to finish, else raises StoreLockedError.
+        """
+        wait = self.settings.writer_wait if wait is None else wait
+        deadline = time.monotonic() + wait
+        got = (
+            self._writing_here.acquire(timeout=wait)
+            if wait > 0
+            else self._writing_here.acquire(blocking=False)
+        )
+        if not got:
+            raise StoreLockedError(
+                "this citebot process is already updating the index; try again when it is done"
+            )
+        try:
+            if self.settings.chroma_url:
+                lease = Lease(
+                    self.store,
+                    "writer",
+                    owner=new_owner(),
+                    ttl=self.settings.writer_lease_seconds,
+                    describe=self._describe_writer,
+                )
+                lease.acquire(max(0.0, deadline - time.monotonic()))
+                self.store.guard = lease
+                try:
+                    yield
+                finally:
+                    self.store.guard = None
+                    lease.release()
+            else:
+                with ExitStack() as stack:
+                    while True:
+                        try:
+                            stack.enter_context(writer_lock(self._lock_dir()))
+                            break
+                        except StoreLockedError:
+                            if time.monotonic() >= deadline:
+                                raise
+                            time.sleep(0.25)
+                    yield
+        finally:
+            self._writing_here.release()
+
+    def _writer_busy(self) -> bool:
+        """Whether another writer holds the index right now."""
+        try:
+            with self._writer(wait=0.0):
+                return False
+        except StoreLockedError:
+            return True
+
+    def _feed_puller(self) -> str | None:
+        """Who pulls feeds on a schedule, if not this instance (None: this one)."""
+        if not self.settings.chroma_url:
+            return None  # one machine: the lock file already serialises pulls
+        if self._feeds is None:
+            self._feeds = Lease(
+                self.store,
+                "feeds",
+                owner=self._owner,
+                ttl=self.settings.writer_lease_seconds,
+            )
+        holder = self._feeds.try_acquire()
+        return None if holder is None else f"another citebot instance ({holder.label})"
+
+    def _describe_writer(self, claim: object) -> str:
+        label = getattr(claim, "label", "unknown")
+        return f"another citebot instance ({label}) on {self.settings.store_label}"
+
     def _lock_dir(self) -> Path:
         """The data dir, refused before a lock file is put in a folder that is not citebot's."""
         if not self.settings.chroma_url:
@@ -367,6 +500,11 @@ def _missing_folder_reason(folder: str, recorded: bool) -> str:
     if recorded:
         return f"recorded folder is gone; `citebot index forget {folder}` stops pulling it"
     return "folder in CITEBOT_WATCH_DIRS is missing"
+
+
+def _first_clause(message: str) -> str:
+    """'X is updating the index; wait ...' -> 'X is updating the index'."""
+    return message.split(";")[0]
 
 
 def _is_url(source: str) -> bool:

@@ -71,6 +71,10 @@ class IngestReport(BaseModel):
     )
     chunks: int = 0
     seconds: float = 0.0
+    deferred: str | None = Field(
+        default=None,
+        description="a scheduled update left to another instance, and why (nothing was pulled)",
+    )
 
     @property
     def changed(self) -> bool:
@@ -89,6 +93,7 @@ class IngestReport(BaseModel):
             kept_removed=self.kept_removed + other.kept_removed,
             chunks=self.chunks + other.chunks,
             seconds=self.seconds + other.seconds,
+            deferred=self.deferred or other.deferred,
         )
 
 

@@ -61,6 +61,17 @@ class Settings(BaseSettings):
     )
     feed_max_entries: int = Field(default=50, ge=1, description="entries read per feed pull")
 
+    # shared Chroma server: credentials and the writer lease (index/store/lease.py)
+    chroma_token: SecretStr | None = None
+    chroma_token_header: Literal["Authorization", "X-Chroma-Token"] = "Authorization"
+    chroma_user: str | None = None
+    chroma_password: SecretStr | None = None
+    writer_wait: float = Field(
+        default=0.0, ge=0, description="seconds a writer waits for another to finish; 0 refuses"
+    )
+    writer_lease_seconds: float = Field(default=30.0, ge=2, le=3600)
+    orphan_grace_seconds: float = Field(default=600.0, ge=0)
+
     # answering
     top_k: int = Field(default=5, ge=1, le=20)
     mode: Literal["extractive", "llm"] = "extractive"

@@ -2,6 +2,14 @@
 
 Embedded (``PersistentClient``) is the default; setting ``CITEBOT_CHROMA_URL``
 switches to a Chroma server so several bot instances can share one index.
+
+A server that wants credentials gets them through Chroma's own client auth
+providers: a token (``CITEBOT_CHROMA_TOKEN``, sent as ``Authorization: Bearer``
+or ``X-Chroma-Token``) or basic auth (``CITEBOT_CHROMA_USER`` and
+``_PASSWORD``). These are what Chroma's Python server checks when started
+with ``CHROMA_SERVER_AUTHN_PROVIDER`` (``uvicorn chromadb.app:app``), and what a
+reverse proxy in front of ``chroma run`` can check: the Rust ``chroma run`` of
+chromadb 1.x has no authentication of its own.
 """
 
 from __future__ import annotations
@@ -11,7 +19,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 from urllib.parse import urlparse
 
-from citebot.index.errors import MissingDependencyError, StoreError
+from citebot.index.errors import ConfigError, MissingDependencyError, StoreError
 from citebot.index.settings import Settings
 
 if TYPE_CHECKING:
@@ -28,9 +36,10 @@ def make_chroma_client(settings: Settings) -> ClientAPI:
         from chromadb.config import Settings as ChromaSettings
     except ImportError as exc:
         raise MissingDependencyError("chromadb is not installed: pip install chromadb") from exc
-    chroma_settings = ChromaSettings(anonymized_telemetry=False)
     if settings.chroma_url:
+        chroma_settings = ChromaSettings(anonymized_telemetry=False, **auth_settings(settings))
         return _http_client(chromadb, settings.chroma_url, chroma_settings)
+    chroma_settings = ChromaSettings(anonymized_telemetry=False)
     folder = prepare_data_dir(settings.data_dir)
     try:
         return chromadb.PersistentClient(path=str(folder / "chroma"), settings=chroma_settings)
@@ -39,6 +48,32 @@ def make_chroma_client(settings: Settings) -> ClientAPI:
             f"cannot open the index in {folder} ({_short(exc)}); it may be corrupt: "
             "move it away and add your articles again with `citebot index add`"
         ) from exc
+
+
+def auth_settings(settings: Settings) -> dict[str, Any]:
+    """Chroma client settings for the configured credentials (none: no auth)."""
+    token, user, password = settings.chroma_token, settings.chroma_user, settings.chroma_password
+    if token is not None and (user or password is not None):
+        raise ConfigError(
+            "set either CITEBOT_CHROMA_TOKEN or CITEBOT_CHROMA_USER and "
+            "CITEBOT_CHROMA_PASSWORD, not both"
+        )
+    if token is not None:
+        return {
+            "chroma_client_auth_provider": "chromadb.auth.token_authn.TokenAuthClientProvider",
+            "chroma_client_auth_credentials": token.get_secret_value(),
+            "chroma_auth_token_transport_header": settings.chroma_token_header,
+        }
+    if user or password is not None:
+        if not user or password is None:
+            raise ConfigError("CITEBOT_CHROMA_USER and CITEBOT_CHROMA_PASSWORD go together")
+        if ":" in user:
+            raise ConfigError("CITEBOT_CHROMA_USER cannot contain ':'")
+        return {
+            "chroma_client_auth_provider": "chromadb.auth.basic_authn.BasicAuthClientProvider",
+            "chroma_client_auth_credentials": f"{user}:{password.get_secret_value()}",
+        }
+    return {}
 
 
 def _http_client(chromadb: Any, url: str, chroma_settings: Any) -> ClientAPI:
@@ -51,9 +86,34 @@ def _http_client(chromadb: Any, url: str, chroma_settings: Any) -> ClientAPI:
             settings=chroma_settings,
         )
         client.heartbeat()
-        return client
     except Exception as exc:
+        if _refused_credentials(exc):
+            raise _auth_error(url, chroma_settings) from exc
         raise StoreError(f"Chroma server at {url} is unreachable ({_short(exc)})") from exc
+    try:  # the heartbeat is public even with auth on: make one call that needs it
+        client.list_collections(limit=1)
+    except Exception as exc:
+        if _refused_credentials(exc):
+            raise _auth_error(url, chroma_settings) from exc
+        raise StoreError(f"Chroma server at {url} failed ({_short(exc)})") from exc
+    return client
+
+
+def _refused_credentials(exc: BaseException) -> bool:
+    text = f"{type(exc).__name__} {exc}"
+    return any(word in text for word in ("AuthError", "Unauthorized", "Forbidden", "401", "403"))
+
+
+def _auth_error(url: str, chroma_settings: Any) -> StoreError:
+    if chroma_settings.chroma_client_auth_provider:
+        return StoreError(
+            f"Chroma server at {url} refused the credentials "
+            "(check CITEBOT_CHROMA_TOKEN or CITEBOT_CHROMA_USER/_PASSWORD)"
+        )
+    return StoreError(
+        f"Chroma server at {url} requires credentials: set CITEBOT_CHROMA_TOKEN "
+        "or CITEBOT_CHROMA_USER and CITEBOT_CHROMA_PASSWORD"
+    )
 
 
 def prepare_data_dir(folder: Path) -> Path:

@@ -12,9 +12,15 @@ Layout (all names start with the collection prefix):
 Atomicity without transactions: chunk ids carry the article *version*; new
 chunks are written first, the manifest record last, old versions swept after.
 Readers trust only chunks whose version matches the manifest, so a crash at
-any point leaves either the old or the new version visible, never a mix; the
-next ingest sweeps what the crash left behind.
+any point leaves either the old or the new version visible, never a mix; a
+later ingest sweeps what the crash left behind (records carry ``written_at``
+and ``writer``, and only those older than the orphan grace period are swept,
+so chunks another writer is still writing are never taken for debris).
 A rebuild fills a new build and only then flips ``active_build``.
+
+Writers take turns: while one writes, ``guard`` holds its writer lease
+(``lease.py``; server mode) and every publish checks it first. The state record
+is written with a compare-and-set on the generation (``write_state``).
 """
 
 from __future__ import annotations
@@ -25,16 +31,25 @@ import time
 import uuid
 from collections.abc import Collection, Iterator, Sequence
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Protocol
 
 import numpy as np
 
 from citebot.index.errors import StoreError
 from citebot.index.settings import Settings
 from citebot.index.store.chroma_client import _short, make_chroma_client
+from citebot.index.store.lease import LeaseLostError
 
 PAGE = 2000
 _DUMMY = [0.0]
+
+
+class WriteGuard(Protocol):
+    """What the store asks of the writer lease before each publish."""
+
+    owner: str
+
+    def check(self) -> None: ...
 
 
 @dataclass
@@ -107,23 +122,48 @@ class ChromaStore:
         self.client = make_chroma_client(settings)
         self._cols: dict[str, Any] = {}
         self.written_generation = -1
+        self.guard: WriteGuard | None = None
         self._meta = self._collection(f"{self.prefix}-meta", vectors=False)
 
     # ---- state -------------------------------------------------------------
     def read_state(self) -> StoreState:
-        got = self._call(self._meta.get, ids=["state"], include=["metadatas"])
-        metas = got.get("metadatas") or []
-        return StoreState.from_metadata(metas[0]) if metas and metas[0] else StoreState()
+        meta = self.meta_get("state")
+        return StoreState.from_metadata(meta) if meta else StoreState()
 
     def write_state(self, state: StoreState, *, bump: bool = True) -> StoreState:
+        """Publish ``state`` if the stored generation is still the one it was read at.
+
+        Compare-and-set by hand (Chroma has none): the writer lease makes this
+        writer the only one publishing, and the generation check catches a
+        writer whose lease passed on, so no two writers publish one generation
+        and a reader's keyword snapshot always matches the vectors it names.
+        """
+        self._check_guard()
+        stored = self.read_state()
+        if stored.generation != state.generation:
+            raise LeaseLostError(
+                f"the index changed under this writer (generation {stored.generation}, "
+                f"expected {state.generation}); nothing more was published, run the "
+                "command again"
+            )
         if bump:
             state.generation += 1
             state.updated_at = time.time()
-        self._call(
-            self._meta.upsert, ids=["state"], embeddings=[_DUMMY], metadatas=[state.to_metadata()]
-        )
+        self.meta_put("state", state.to_metadata())
         self.written_generation = state.generation
         return state
+
+    # ---- single records in the meta collection (state, leases) -------------------
+    def meta_get(self, record_id: str) -> dict[str, Any] | None:
+        got = self._call(self._meta.get, ids=[record_id], include=["metadatas"])
+        metas = got.get("metadatas") or []
+        return dict(metas[0]) if metas and metas[0] else None
+
+    def meta_put(self, record_id: str, meta: dict[str, Any]) -> None:
+        self._call(self._meta.upsert, ids=[record_id], embeddings=[_DUMMY], metadatas=[meta])
+
+    def meta_delete(self, record_id: str) -> None:
+        self._call(self._meta.delete, ids=[record_id])
 
     def reopen(self) -> None:
         """See writes made by other processes (embedded mode only).
@@ -158,6 +198,7 @@ class ChromaStore:
         return self._build_collection(build, "articles", vectors=False)
 
     def drop_build(self, build: str) -> None:
+        self._check_guard()
         for kind in ("chunks", "sentences", "articles"):
             name = f"{self.prefix}-{build}-{kind}"
             self._cols.pop(name, None)
@@ -210,6 +251,7 @@ class ChromaStore:
             [r.sentence_vectors for r in records],
             [r.sentence_metas for r in records],
         )
+        self._check_guard()
         self._call(
             self.articles(build).upsert,
             ids=[r.key for r in records],
@@ -217,9 +259,11 @@ class ChromaStore:
             documents=[r.text for r in records],
             metadatas=[r.manifest for r in records],
         )
-        for rec in records:
-            if rec.key in replaced:
-                self.sweep(build, rec.key, keep_version=rec.manifest["version"])
+        swept = [rec for rec in records if rec.key in replaced]
+        if swept:
+            self._check_guard()
+        for rec in swept:
+            self.sweep(build, rec.key, keep_version=rec.manifest["version"])
 
     def _upsert(
         self,
@@ -233,7 +277,8 @@ class ChromaStore:
         if not flat_ids:
             return
         matrix = np.concatenate([v for v in vectors if len(v)])
-        flat_metas = [m for part in metas for m in part]
+        stamp = self._stamp()
+        flat_metas = [{**m, **stamp} for part in metas for m in part]
         flat_docs = [d for part in docs for d in part] if docs is not None else None
         for start in range(0, len(flat_ids), PAGE):
             end = start + PAGE
@@ -248,6 +293,7 @@ class ChromaStore:
 
     def delete_article(self, build: str, key: str) -> None:
         """Manifest first (the article vanishes at once), then its chunks."""
+        self._check_guard()
         self._call(self.articles(build).delete, ids=[key])
         self.sweep(build, key, keep_version=None)
 
@@ -259,25 +305,36 @@ class ChromaStore:
         for col in (self.chunks(build), self.sentences(build)):
             self._call(col.delete, where=where)
 
-    def sweep_orphans(self, build: str, manifest: dict[str, dict[str, Any]]) -> None:
-        """Delete records of versions no manifest entry owns (left by a crashed write).
+    def sweep_orphans(self, build: str, manifest: dict[str, dict[str, Any]], grace: float) -> int:
+        """Delete records no manifest entry owns, left by a write that died midway.
 
-        Chunk totals agree with the manifest unless a write died midway, so the
-        full scan only runs after a crash.
+        Only records older than ``grace`` seconds and not written under the
+        lease held now are debris: younger ones may belong to a writer that is
+        still between its chunks and its manifest (one whose lease just passed
+        on, or, before leases, another machine). Chunk totals agree with the
+        manifest unless a write died, so the full scan only runs after a crash.
+        Returns the number of records deleted.
         """
         expected = sum(int(meta.get("chunks", 0)) for meta in manifest.values())
         if self._call(self.chunks(build).count) == expected:
-            return
+            return 0
         live = {key: meta.get("version") for key, meta in manifest.items()}
+        cutoff = time.time() - grace
+        mine = self.guard.owner if self.guard is not None else None
+        deleted = 0
         for col in (self.chunks(build), self.sentences(build)):
             stale = [
                 record_id
                 for ids, metas, _ in self._pages(col, include=["metadatas"])
                 for record_id, meta in zip(ids, metas, strict=True)
                 if live.get(meta.get("article_key")) != meta.get("version")
+                and float(meta.get("written_at", 0.0)) < cutoff
+                and (mine is None or meta.get("writer") != mine)
             ]
             for start in range(0, len(stale), PAGE):
                 self._call(col.delete, ids=stale[start : start + PAGE])
+            deleted += len(stale)
+        return deleted
 
     # ---- reads for retrieval ----------------------------------------------
     def all_chunks(self, build: str) -> Iterator[tuple[list[str], list[dict[str, Any]], list[str]]]:
@@ -322,6 +379,17 @@ class ChromaStore:
         return self._call(self.articles(build).count), self._call(self.chunks(build).count)
 
     # ---- plumbing ------------------------------------------------------------
+    def _check_guard(self) -> None:
+        if self.guard is not None:
+            self.guard.check()
+
+    def _stamp(self) -> dict[str, Any]:
+        """When and under which lease a record was written (for the orphan sweep)."""
+        stamp: dict[str, Any] = {"written_at": time.time()}
+        if self.guard is not None:
+            stamp["writer"] = self.guard.owner
+        return stamp
+
     def _build_collection(self, build: str, kind: str, *, vectors: bool) -> Any:
         return self._collection(f"{self.prefix}-{build}-{kind}", vectors=vectors)
 

@@ -6,61 +6,14 @@ generation counter is what tells one bot that another changed the index.
 
 from __future__ import annotations
 
-import subprocess
-import time
-import urllib.request
 import uuid
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
 from citebot.index.errors import StoreError
 from citebot.index.library import Library
-from tests.conftest import VENV_BIN, LibraryFactory, clean_env, free_port, news_text, write_article
-
-CHROMA = VENV_BIN / "chroma"
-
-
-def _heartbeat(url: str) -> bool:
-    try:
-        with urllib.request.urlopen(f"{url}/api/v2/heartbeat", timeout=1) as response:
-            return response.status == 200
-    except OSError:
-        return False
-
-
-@pytest.fixture(scope="module")
-def chroma_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
-    """A real ``chroma run`` on a free loopback port, stopped at teardown even on failure."""
-    if not CHROMA.exists():
-        pytest.skip(f"the chroma server CLI is not installed ({CHROMA} missing)")
-    root = tmp_path_factory.mktemp("chroma-server")
-    port = free_port()
-    url = f"http://127.0.0.1:{port}"
-    log_path = root / "server.log"
-    command = [str(CHROMA), "run", "--path", str(root / "db")]
-    with log_path.open("w") as log:
-        server = subprocess.Popen(
-            [*command, "--host", "127.0.0.1", "--port", str(port)],
-            stdout=log,
-            stderr=subprocess.STDOUT,
-            env=clean_env(),
-        )
-    try:
-        deadline = time.monotonic() + 60
-        while not _heartbeat(url):
-            if server.poll() is not None or time.monotonic() > deadline:
-                pytest.fail(f"chroma server did not start:\n{log_path.read_text()[-2000:]}")
-            time.sleep(0.2)
-        yield url
-    finally:
-        server.terminate()
-        try:
-            server.wait(10)
-        except subprocess.TimeoutExpired:
-            server.kill()
-            server.wait(10)
+from tests.conftest import LibraryFactory, free_port, news_text, write_article
 
 
 @pytest.fixture

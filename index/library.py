@@ -39,7 +39,7 @@ from citebot.index.search.fusion import Method
 from citebot.index.settings import Settings
 from citebot.index.store.chroma_client import prepare_data_dir
 from citebot.index.store.chroma_store import ChromaStore, StoreState
-from citebot.index.store.lease import Lease, new_owner
+from citebot.index.store.lease import Claim, Lease, new_owner
 from citebot.index.store.snapshot import Snapshot, load_snapshot
 from citebot.index.store.write_lock import writer_lock
 
@@ -420,7 +420,14 @@ class Library:
             self._writing_here.release()
 
     def _writer_busy(self) -> bool:
-        """Whether another writer holds the index right now."""
+        """Whether another writer holds the index right now.
+
+        On a server the lease record is only read: taking the lease to find out
+        could refuse the real writer between two of its steps.
+        """
+        if self.settings.chroma_url:
+            claim = Claim.from_meta(self.store.meta_get("lease-writer"))
+            return claim is not None and claim.live()
         try:
             with self._writer(wait=0.0):
                 return False

@@ -340,7 +340,10 @@ def chat(
 def _ready_library(ctx: typer.Context) -> Library:
     """The library; a brand-new index first gets the bundled demo article, and says so."""
     lib = _library(ctx)
-    report = lib.ensure_bundled()
+    # another process may be filling a new index right now: wait for it, don't fail
+    report = lib.ensure_bundled(
+        wait=60, on_wait=lambda note: typer.echo(f"citebot: {note}", err=True)
+    )
     if report is not None and report.added:
         typer.echo(
             f"citebot: new index in {lib.settings.store_label}: indexed the bundled demo "

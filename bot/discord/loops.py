@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import functools
 import logging
 
 import discord
@@ -50,13 +51,17 @@ async def feed_loop(client: discord.Client, services: Services, interval: float)
     await client.wait_until_ready()
     while not client.is_closed():
         await asyncio.sleep(interval)
-        try:
-            report = await services.writer.call_unbounded(services.library.update)
+        try:  # scheduled: only the instance holding the feeds lease pulls
+            pull = functools.partial(services.library.update, scheduled=True)
+            report = await services.writer.call_unbounded(pull)
         except CitebotError as error:
             log.warning("scheduled update failed: %s", error)
             continue
         except Exception:
             log.exception("scheduled update failed")
+            continue
+        if report.deferred:
+            log.debug("scheduled update left to another instance: %s", report.deferred)
             continue
         for skipped in report.skipped:
             log.info("scheduled update skipped %s", skipped)

@@ -220,3 +220,68 @@ def test_rebuild_killed_midway_leaves_the_old_build_active(
     reader.rebuild()  # the next rebuild finishes and drops both older builds
     assert reader.store.builds() == {reader.store.read_state().active_build}
     assert reader.status().articles == 60
+
+
+def test_first_ask_during_the_first_add_waits_instead_of_failing(
+    tmp_path: Path, site: LocalSite
+) -> None:
+    """Readers are promised to be safe: an empty index being filled is not an error.
+
+    `ask` would index the bundled demo article into an empty index, which needs
+    the write lock that the running `index add` holds.
+    """
+    slow = site.add(
+        "/slow-story",
+        "<html><head><title>Slow story</title></head><body><article><h1>Slow story</h1>"
+        "<p>The harbour authority in Dunmore approved a new pier for the ferry service on "
+        "Monday, after a vote that took most of the afternoon and several amendments.</p>"
+        "</article></body></html>",
+        delay=6.0,
+    )
+    env = {"CITEBOT_DATA_DIR": str(tmp_path / "data"), "CITEBOT_ALLOW_PRIVATE_URLS": "1"}
+    article = write_article(tmp_path / "a", "a.txt", *news_text(0))
+    writer = subprocess.Popen(
+        [str(CITEBOT), "index", "add", str(article), slow, "--json"],
+        cwd=tmp_path,
+        env=clean_env(**env),
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        wait_for(lambda: "/slow-story" in site.hits, 60, "the writer to start downloading")
+        asked = run_cli(
+            ["ask", "What did the harbour in Arlen report?"],
+            tmp_path,
+            CITEBOT_AUTO_INDEX_BUNDLED="true",
+            **env,
+        )
+        writer.communicate(timeout=120)
+    finally:
+        if writer.poll() is None:
+            writer.kill()
+    assert asked.returncode == 0, asked.stderr
+    assert "another citebot process" not in asked.stdout
+    note = asked.stderr.strip().splitlines()
+    assert len(note) == 1 and "waiting up to 60 s" in note[0] and "Traceback" not in note[0]
+    assert "Arlen harbour story number zq0" in asked.stdout  # answered from a.txt
+
+
+def test_a_patient_writer_waits_for_the_lock_instead_of_failing(
+    tmp_path: Path, make_library: LibraryFactory
+) -> None:
+    """CITEBOT_WRITER_WAIT: a second writer waits for the first, then writes."""
+    lib = make_library(tmp_path, writer_wait=30)
+    second = write_article(tmp_path / "b", "second.txt", *news_text(1))
+    held = threading.Event()
+
+    def hold() -> None:
+        with writer_lock(lib.settings.data_dir):
+            held.set()
+            time.sleep(1.5)
+
+    holder = threading.Thread(target=hold, daemon=True)
+    holder.start()
+    assert held.wait(10)
+    assert lib.ingest([str(second)]).added == ["second.txt"]
+    holder.join(10)

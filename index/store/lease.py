@@ -48,7 +48,7 @@ Limits (why this is a lease, not a lock):
   lease passed on. The generation compare-and-set and the manifest-last write
   order keep readers consistent, and the orphan grace period keeps the new
   holder from sweeping records that the old one is still writing.
-- Each acquisition costs the settle time (0.5 s) and each flush one extra read.
+- Each acquisition costs the settle time (1 s) and each flush one extra read.
 """
 
 from __future__ import annotations
@@ -62,10 +62,15 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any, Protocol
 
-from citebot.index.errors import StoreLockedError
+from citebot.index.errors import StoreError, StoreLockedError
 
-SETTLE = 0.5
-"""Seconds between writing a claim and reading it back (see the module docstring)."""
+SETTLE = 1.0
+"""Seconds between writing a claim and reading it back (see the module docstring).
+
+The same for every instance (Fischer's protocol needs one bound); it allows a
+read-and-write round trip of half a second, ten times a loaded server's."""
+SLOW_TRIES = 10
+"""Attempts spoiled by a slow round trip before giving up on a lagging server."""
 
 
 class LeaseLostError(StoreLockedError):
@@ -151,11 +156,22 @@ class Lease:
     def acquire(self, wait: float = 0.0) -> None:
         """Hold the lease, waiting up to ``wait`` seconds; else StoreLockedError."""
         deadline = time.monotonic() + wait
+        slow = 0
         while True:
             holder = self.try_acquire()
             if holder is None:
                 return
+            if holder.owner == self.owner and slow < SLOW_TRIES:
+                slow += 1  # our own claim, spoiled by a slow round trip: try again
+                time.sleep(self.settle * _jitter())
+                continue
             left = deadline - time.monotonic()
+            if holder.owner == self.owner:
+                self._drop_own_claim()
+                raise StoreError(
+                    "the Chroma server answers too slowly to claim the writer lease "
+                    f"(a read and a write took over {self.settle / 2:g} s); try again"
+                )
             if left <= 0:
                 self._drop_own_claim()
                 raise StoreLockedError(

@@ -39,7 +39,7 @@ from citebot.index.search.fusion import Method
 from citebot.index.settings import Settings
 from citebot.index.store.chroma_client import prepare_data_dir
 from citebot.index.store.chroma_store import ChromaStore, StoreState
-from citebot.index.store.lease import Claim, Lease, new_owner
+from citebot.index.store.lease import Claim, Lease, LeaseLostError, new_owner
 from citebot.index.store.snapshot import Snapshot, load_snapshot
 from citebot.index.store.write_lock import writer_lock
 
@@ -195,6 +195,8 @@ class Library:
                 return IngestReport(deferred=f"{puller} pulls the feeds")
             try:
                 return self.update(progress=progress)
+            except LeaseLostError:
+                raise  # not a busy index: this pull was cut short, say so
             except StoreLockedError as busy:
                 return IngestReport(deferred=str(busy))
         state = self.store.read_state()

@@ -69,7 +69,7 @@ class Settings(BaseSettings):
     writer_wait: float = Field(
         default=0.0, ge=0, description="seconds a writer waits for another to finish; 0 refuses"
     )
-    writer_lease_seconds: float = Field(default=30.0, ge=2, le=3600)
+    writer_lease_seconds: float = Field(default=30.0, ge=5, le=3600)
     orphan_grace_seconds: float = Field(default=600.0, ge=0)
 
     # answering

@@ -74,20 +74,20 @@ def test_writers_on_separate_clients_hold_the_lease_one_at_a_time(
 def test_a_holder_that_stops_renewing_loses_the_lease_to_the_next_writer(
     tmp_path: Path, settings: SettingsFactory, chroma_url: str, prefix: str
 ) -> None:
-    first = _lease(_store(settings, tmp_path / "a", chroma_url, prefix), ttl=2.0)
-    second = _lease(_store(settings, tmp_path / "b", chroma_url, prefix), ttl=2.0)
+    first = _lease(_store(settings, tmp_path / "a", chroma_url, prefix), ttl=5.0)
+    second = _lease(_store(settings, tmp_path / "b", chroma_url, prefix), ttl=5.0)
     first.acquire()
     with pytest.raises(StoreLockedError) as refused:
         second.acquire(wait=0)
     assert "is updating the index" in str(refused.value) and "pid " in str(refused.value)
 
-    time.sleep(2.5)  # renewal keeps the lease past its ttl
+    time.sleep(6)  # renewal keeps the lease past its ttl
     with pytest.raises(StoreLockedError):
         second.acquire(wait=0)
 
     first._stop.set()  # as if killed: no more renewals, no release
     first._renewer.join(5)  # type: ignore[union-attr]
-    second.acquire(wait=10)  # the claim expires and the next writer takes over
+    second.acquire(wait=20)  # the claim expires and the next writer takes over
     with pytest.raises(LeaseLostError):
         first.check()
     first.renew()  # a late renewal must not take the lease back
@@ -116,14 +116,14 @@ def test_a_writer_that_lost_its_lease_publishes_nothing(
 ) -> None:
     store = _store(settings, tmp_path / "a", chroma_url, prefix)
     other = _store(settings, tmp_path / "b", chroma_url, prefix)
-    lease = _lease(store, ttl=2.0)
+    lease = _lease(store, ttl=5.0)
     lease.acquire()
     store.guard = lease
     state = store.write_state(StoreState(active_build="20260101000000-aaaaaa"))
     lease._stop.set()
     lease._renewer.join(5)  # type: ignore[union-attr]
     taker = _lease(other, ttl=30.0)
-    taker.acquire(wait=10)
+    taker.acquire(wait=20)
     with pytest.raises(LeaseLostError, match="stopped writing"):
         store.write_state(state)
     with pytest.raises(LeaseLostError):

@@ -182,7 +182,7 @@ def test_writer_killed_mid_write_leaves_no_broken_article_and_the_other_takes_ov
     # long articles: each writer's single flush takes a while to land on the server
     feeds = {tag: tmp_path / f"feed-{tag}.jsonl" for tag in "ab"}
     ids = {tag: write_feed(path, tag, 20, sentences=24) for tag, path in feeds.items()}
-    env = {"CITEBOT_WRITER_WAIT": "300", "CITEBOT_WRITER_LEASE_SECONDS": "3"}
+    env = {"CITEBOT_WRITER_WAIT": "300", "CITEBOT_WRITER_LEASE_SECONDS": "5"}
     writers = {
         tag: start_add(tmp_path, tag, path, chroma_url, prefix, **env)
         for tag, path in feeds.items()

@@ -265,6 +265,10 @@ def write_summary(results: dict[str, Any], out_dir: Path) -> Path:
         sections.append(latency_section(results["latency"]))
     if results.get("ingest"):
         sections.append(ingest_section(results["ingest"]))
+    if results.get("scale"):
+        from bench.scale_report import scale_section
+
+        sections.append(scale_section(results["scale"]))
     sections.append(memory_section(results.get("ingest"), results.get("discord_load")))
     sections.append(discord_section(results.get("discord_load")))
     errors = results.get("errors") or {}
@@ -396,4 +400,8 @@ def write_plots(results: dict[str, Any], out_dir: Path) -> list[Path]:
         plot_latency(results.get("latency") or {}, out_dir / "latency_vs_size.png"),
         plot_ingest(results.get("ingest") or {}, out_dir / "ingest.png"),
     ]
+    if results.get("scale"):
+        from bench.scale_report import plot_scale
+
+        made.append(plot_scale(results["scale"], out_dir / "scale.png"))
     return [p for p in made if p is not None]

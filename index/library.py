@@ -40,8 +40,10 @@ from citebot.index.settings import Settings
 from citebot.index.store.chroma_client import prepare_data_dir
 from citebot.index.store.chroma_store import ChromaStore, StoreState
 from citebot.index.store.lease import Claim, Lease, LeaseLostError, new_owner
-from citebot.index.store.snapshot import Snapshot, load_snapshot
+from citebot.index.store.snapshot import ReaderCache, Snapshot, load_snapshot
 from citebot.index.store.write_lock import writer_lock
+
+RECENT_LIMIT = 20_000  # chunks written by other processes before the vector index is reloaded
 
 Progress = Callable[[str, int, int | None], None]
 """progress(stage, done, total): called as work advances (total None when unknown)."""
@@ -58,6 +60,9 @@ class Library:
         self._owner = new_owner()  # this instance, as the feed puller
         self._writing_here = threading.Lock()  # one write at a time within the process
         self._feeds: Lease | None = None
+        self._reader_cache: ReaderCache | None = None
+        self._client_generation = -1  # generation when embedded Chroma was (re)opened
+        self._recent: dict = {}  # chunk id -> vector written by others since then
 
     # ---- heavy parts, on first use -------------------------------------------
     @cached_property
@@ -113,7 +118,10 @@ class Library:
                 progress or _no_progress,
                 keep_removed=keep_removed,
             )
-            self.store.sweep_orphans(run.build, run.manifest, self.settings.orphan_grace_seconds)
+            if run.complete:  # large archives: readers ignore orphans anyway (by version)
+                self.store.sweep_orphans(
+                    run.build, run.manifest, self.settings.orphan_grace_seconds
+                )
             report = run.ingest_sources(sources)
             record_sources(state, sources, run.feeds_seen, self.settings.bundled_articles)
             self._commit(state, before, report.changed)
@@ -293,10 +301,38 @@ class Library:
         state = self.store.read_state()
         snap = self._snapshot
         if snap is None or (snap.build, snap.generation) != (state.active_build, state.generation):
-            if snap is not None and state.generation != self.store.written_generation:
-                self.store.reopen()  # another process wrote: refresh embedded Chroma's view
-            snap = self._snapshot = load_snapshot(self.store, state, self._cache_dir())
+            recent = self._foreign_vectors(snap, state)
+            snap = self._snapshot = load_snapshot(
+                self.store, state, self._cache_dir(), self._reader_cache
+            )
+            snap.recent = recent
+            self._reader_cache = snap.cache or self._reader_cache
         return snap
+
+    def _foreign_vectors(self, snap: Snapshot | None, state: StoreState) -> dict | None:
+        """Vectors another process wrote since this one opened embedded Chroma.
+
+        An embedded Chroma keeps a per-process copy of its vector index, so a bot
+        would miss chunks that `citebot index add` wrote from another process.
+        Reopening reloads the whole index (O(archive): seconds at 100k articles);
+        instead the chunks written since are fetched (O(change)) and searched
+        exactly beside the index, until there are many and a reopen pays.
+        """
+        if snap is None or self.settings.chroma_url:  # first read, or a server: up to date
+            self._client_generation = state.generation
+            return None
+        foreign = state.generation != self.store.written_generation
+        if state.active_build != snap.build or (foreign and self._recent_count() > RECENT_LIMIT):
+            self.store.reopen()
+            self._client_generation = state.generation
+            self._recent = {}
+            return None
+        if foreign and state.active_build is not None:
+            self._recent = self.store.recent_vectors(state.active_build, self._client_generation)
+        return self._recent or None
+
+    def _recent_count(self) -> int:
+        return len(self._recent)
 
     def list_articles(self, query: str | None = None, limit: int | None = 50) -> list[ArticleInfo]:
         """Articles whose title, id or url hold every word of ``query``, newest first
@@ -371,6 +407,9 @@ class Library:
         if self._feeds is not None:
             self._feeds.release()
             self._feeds = None
+        if self._reader_cache is not None:
+            self._reader_cache.close()
+            self._reader_cache = None
 
     # ---- helpers ------------------------------------------------------------------
     @contextmanager

@@ -20,10 +20,13 @@ from citebot.index.ingest.chunking import ChunkedArticle, chunk_article
 from citebot.index.models import Article
 from citebot.index.settings import Settings
 from citebot.index.store.chroma_store import ArticleRecords
+from citebot.index.store.sentence_records import encode_sentences
 
 PROGRESS_SLICE_BATCHES = 2
 """Encoder batches per model call when progress is reported (a bar update every ~128 chunks)."""
-CHUNKING_VERSION = 2  # 2: metadata keys renamed (article_key, sentence, first_sentence)
+CHUNKING_VERSION = 3
+# 2: metadata keys renamed (article_key, sentence, first_sentence)
+# 3: sentence vectors stored per chunk in float16, no sentence HNSW (issue 12)
 
 
 def article_key(article_id: str) -> str:
@@ -159,8 +162,10 @@ class Indexer:
                 "published": a.published,
             }
         )
-        chunk_ids, chunk_metas, sent_ids, sent_metas, sent_rows = [], [], [], [], []
-        for chunk, vectors in zip(p.chunked.chunks, sentence_vecs, strict=True):
+        chunk_ids, chunk_metas, sentence_records = [], [], []
+        for chunk, vectors, chunk_vec in zip(
+            p.chunked.chunks, sentence_vecs, chunk_vecs, strict=True
+        ):
             chunk_id = f"{p.key}-{p.version}-{chunk.index}"
             chunk_ids.append(chunk_id)
             first, last = chunk.sentences
@@ -174,22 +179,17 @@ class Indexer:
                     "last_sentence": last,
                 }
             )
-            for offset, j in enumerate(range(first, last)):
-                if j < len(sent_ids):  # already stored with the previous (overlapping) chunk
-                    continue
-                start, end = p.chunked.sentences[j]
-                sent_ids.append(f"{p.key}-{p.version}-s{j}")
-                sent_metas.append(
-                    {
-                        "article_key": p.key,
-                        "version": p.version,
-                        "chunk_id": chunk_id,
-                        "sentence": j,
-                        "start": start,
-                        "end": end,
-                    }
+            # every sentence of the chunk, the overlapping one too: a reader fetching
+            # the sentences of a retrieved chunk needs no second record
+            spans = [(j, *p.chunked.sentences[j]) for j in range(first, last)]
+            sentence_records.append(
+                encode_sentences(
+                    {"article_key": p.key, "version": p.version, "chunk": chunk.index},
+                    spans,
+                    vectors,
+                    chunk_vec,
                 )
-                sent_rows.append(vectors[offset])
+            )
         manifest = _clean(
             {
                 **base,
@@ -209,9 +209,7 @@ class Indexer:
             chunk_texts=[c.text for c in p.chunked.chunks],
             chunk_metas=chunk_metas,
             chunk_vectors=chunk_vecs,
-            sentence_ids=sent_ids,
-            sentence_metas=sent_metas,
-            sentence_vectors=np.asarray(sent_rows, np.float32).reshape(len(sent_rows), -1),
+            sentence_records=sentence_records,
         )
 
 

@@ -14,6 +14,7 @@ if TYPE_CHECKING:
     from citebot.index.ingest.readers import FeedSeen
 
 FLUSH_CHUNKS = 512
+FULL_MANIFEST = 5000  # articles; above this a run looks manifests up one article at a time
 
 
 class IngestRun:
@@ -35,7 +36,14 @@ class IngestRun:
         assert state.active_build is not None
         self.store, self.indexer, self.state, self.progress = store, indexer, state, progress
         self.build = state.active_build
-        self.manifest: dict[str, dict[str, Any]] = store.manifest(self.build)
+        # Reading every manifest costs O(archive) (seconds at 100k articles) for a
+        # one-article add; large archives are asked per article instead (by key, and
+        # by content hash for duplicates), so a write costs what it adds.
+        self.complete = not store.has_more_articles_than(self.build, FULL_MANIFEST)
+        self.manifest: dict[str, dict[str, Any]] = (
+            store.manifest(self.build) if self.complete else {}
+        )
+        self._looked_up: set[str] = set()
         self.by_hash = {m.get("hash"): m["article_id"] for m in self.manifest.values()}
         self.report = IngestReport()
         self.pending: list[PreparedArticle] = []
@@ -116,14 +124,14 @@ class IngestRun:
         self.progress("reading", self.seen, None)
         key = article_key(article.id)
         version = self.indexer.version_of(article)
-        old = self.manifest.get(key)
+        old = self._manifest_of(key)
         if old is not None and old.get("version") == version:
             self.report.unchanged.append(article.id)
             return
         digest = content_hash(article.text)
         if self._still_removed(key, article.id, digest):
             return
-        twin = self.by_hash.get(digest)
+        twin = self._twin(digest)
         if twin is not None and twin != article.id:
             self.report.duplicates.append({"id": article.id, "duplicate_of": twin})
             return
@@ -157,6 +165,19 @@ class IngestRun:
             return True
         del self.state.removed[key]  # changed since, or added again on purpose
         return False
+
+    def _manifest_of(self, key: str) -> dict[str, Any] | None:
+        if not self.complete and key not in self.manifest and key not in self._looked_up:
+            self._looked_up.add(key)
+            found = self.store.article_manifests(self.build, [key])
+            self.manifest.update(found)
+        return self.manifest.get(key)
+
+    def _twin(self, digest: str) -> str | None:
+        """The id of an article with this content hash, if one is indexed."""
+        if digest not in self.by_hash and not self.complete:
+            self.by_hash[digest] = self.store.article_with_hash(self.build, digest)
+        return self.by_hash.get(digest)
 
     def flush(self) -> None:
         if not self.pending:

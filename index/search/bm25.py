@@ -7,10 +7,10 @@ is a sparse matrix of precomputed BM25 term weights: a query is a column sum.
 
 from __future__ import annotations
 
-import math
 import re
 from collections.abc import Callable, Sequence
 from functools import lru_cache
+from typing import Any
 
 import numpy as np
 from scipy import sparse
@@ -63,6 +63,19 @@ def _light_stem(word: str) -> str:
     return word
 
 
+def idf_of(df: int | np.ndarray, n: int) -> Any:
+    """BM25 idf of a term found in ``df`` of ``n`` documents (always > 0)."""
+    return np.log(1.0 + (n - df + 0.5) / (df + 0.5))
+
+
+def bm25_weights(
+    tf: np.ndarray, lengths: np.ndarray, df: int, n: int, avg: float, k1: float, b: float
+) -> np.ndarray:
+    """Okapi BM25 weight of one term in documents with these term counts and lengths."""
+    norm = k1 * (1 - b + b * lengths / max(avg, 1e-6))
+    return (idf_of(df, n) * tf * (k1 + 1) / (tf + norm)).astype(np.float32)
+
+
 def terms(text: str) -> list[str]:
     """Lower-cased, stop-word-free, stemmed terms."""
     return [stem(t) for t in _TOKEN.findall(text.lower()) if t not in STOPWORDS]
@@ -99,7 +112,7 @@ class BM25Index:
         col_idx = np.asarray(cols, np.int32)
         df = np.bincount(col_idx, minlength=len(vocab)).astype(np.float32)
         n = max(len(docs), 1)
-        idf = np.log(1.0 + (n - df + 0.5) / (df + 0.5))
+        idf = idf_of(df, n)
         avg = float(lengths.mean()) if len(docs) else 1.0
         norm = k1 * (1 - b + b * lengths[row_idx] / max(avg, 1e-6))
         values = idf[col_idx] * tf * (k1 + 1) / (tf + norm)
@@ -118,5 +131,4 @@ class BM25Index:
         if col is None:
             return 0.0
         df = self.weights.indptr[col + 1] - self.weights.indptr[col]
-        n = self.weights.shape[0]
-        return math.log(1.0 + (n - df + 0.5) / (df + 0.5))
+        return float(idf_of(int(df), self.weights.shape[0]))

@@ -5,9 +5,11 @@ Layout (all names start with the collection prefix):
   chunking signature, recorded feeds and folders. Bumping the generation tells
   every reader (other processes, other bot instances on a shared server) that
   its cached keyword index is stale.
-- per build ``b``: ``<p>-<b>-chunks`` (chunk vectors + text), ``<p>-<b>-sentences``
-  (sentence vectors) and ``<p>-<b>-articles`` (one manifest record per article
-  with its full text and current version).
+- per build ``b``: ``<p>-<b>-chunks`` (chunk vectors + text), ``<p>-<b>-sentvecs``
+  (per chunk: its sentences' offsets and float16 vectors, see sentence_records;
+  no vector index) and ``<p>-<b>-articles`` (one manifest record per article with
+  its full text, current version and ``gen``, the generation that wrote it, so a
+  reader fetches only the articles changed since the generation it holds).
 
 Atomicity without transactions: chunk ids carry the article *version*; new
 chunks are written first, the manifest record last, old versions swept after.
@@ -39,6 +41,7 @@ from citebot.index.errors import StoreError
 from citebot.index.settings import Settings
 from citebot.index.store.chroma_client import _short, make_chroma_client
 from citebot.index.store.lease import LeaseLostError
+from citebot.index.store.sentence_records import decode_chunk_vector, decode_sentences
 
 PAGE = 2000
 _DUMMY = [0.0]
@@ -108,9 +111,7 @@ class ArticleRecords:
     chunk_texts: list[str]
     chunk_metas: list[dict[str, Any]]
     chunk_vectors: np.ndarray
-    sentence_ids: list[str]
-    sentence_metas: list[dict[str, Any]]
-    sentence_vectors: np.ndarray
+    sentence_records: list[dict[str, Any]]  # one per chunk, same order as chunk_ids
 
 
 class ChromaStore:
@@ -192,14 +193,15 @@ class ChromaStore:
         return self._build_collection(build, "chunks", vectors=True)
 
     def sentences(self, build: str) -> Any:
-        return self._build_collection(build, "sentences", vectors=True)
+        """Sentence records, one per chunk (same id), without a vector index."""
+        return self._build_collection(build, "sentvecs", vectors=False)
 
     def articles(self, build: str) -> Any:
         return self._build_collection(build, "articles", vectors=False)
 
     def drop_build(self, build: str) -> None:
         self._check_guard()
-        for kind in ("chunks", "sentences", "articles"):
+        for kind in ("chunks", "sentvecs", "articles", "sentences"):  # sentences: format 2
             name = f"{self.prefix}-{build}-{kind}"
             self._cols.pop(name, None)
             try:
@@ -220,6 +222,19 @@ class ChromaStore:
         for ids, metas, _ in self._pages(self.articles(build), include=["metadatas"]):
             out.update(zip(ids, metas, strict=True))
         return out
+
+    def article_manifests(self, build: str, keys: Sequence[str]) -> dict[str, dict[str, Any]]:
+        """Manifests of these article keys (missing keys are left out)."""
+        got = self._call(self.articles(build).get, ids=list(keys), include=["metadatas"])
+        return dict(zip(got.get("ids") or [], got.get("metadatas") or [], strict=True))
+
+    def article_with_hash(self, build: str, digest: str) -> str | None:
+        """Id of an article whose text has this content hash, if any."""
+        got = self._call(
+            self.articles(build).get, where={"hash": digest}, include=["metadatas"], limit=1
+        )
+        metas = got.get("metadatas") or []
+        return str(metas[0]["article_id"]) if metas else None
 
     def article_texts(self, build: str) -> Iterator[tuple[str, dict[str, Any], str]]:
         for ids, metas, docs in self._pages(
@@ -247,17 +262,20 @@ class ChromaStore:
         )
         self._upsert(
             self.sentences(build),
-            [r.sentence_ids for r in records],
-            [r.sentence_vectors for r in records],
-            [r.sentence_metas for r in records],
+            [r.chunk_ids for r in records],
+            [np.zeros((len(r.chunk_ids), 1), np.float32) for r in records],
+            [r.sentence_records for r in records],
         )
         self._check_guard()
+        # readers holding generation g fetch manifests with gen > g: this batch becomes
+        # generation written_gen + 1 when the caller bumps the state after it
+        gen = self.pending_generation()
         self._call(
             self.articles(build).upsert,
             ids=[r.key for r in records],
             embeddings=[_DUMMY] * len(records),
             documents=[r.text for r in records],
-            metadatas=[r.manifest for r in records],
+            metadatas=[{**r.manifest, "gen": gen} for r in records],
         )
         swept = [rec for rec in records if rec.key in replaced]
         if swept:
@@ -292,10 +310,34 @@ class ChromaStore:
             )
 
     def delete_article(self, build: str, key: str) -> None:
-        """Manifest first (the article vanishes at once), then its chunks."""
+        """Manifest first (the article vanishes at once), then its chunks.
+
+        The removal is also noted in the meta collection with the generation that
+        publishes it, so readers drop the article without listing every key.
+        """
         self._check_guard()
         self._call(self.articles(build).delete, ids=[key])
+        self._call(
+            self._meta.upsert,
+            ids=[f"removed-{build}-{key}"],
+            embeddings=[_DUMMY],
+            metadatas=[{"gen": self.pending_generation(), "build": build, "article_key": key}],
+        )
         self.sweep(build, key, keep_version=None)
+
+    def removed_articles(self, build: str, after: int) -> set[str]:
+        """Keys of articles removed from ``build`` by generations after ``after``."""
+        got = self._call(
+            self._meta.get,
+            where={"$and": [{"build": build}, {"gen": {"$gt": after}}]},
+            include=["metadatas"],
+        )
+        return {str(m["article_key"]) for m in got.get("metadatas") or []}
+
+    def has_more_articles_than(self, build: str, n: int) -> bool:
+        """Cheaper than ``count()``, whose first call loads the collection's segments."""
+        got = self._call(self.articles(build).get, offset=n, limit=1, include=[])
+        return bool(got.get("ids"))
 
     def sweep(self, build: str, key: str, keep_version: str | None) -> None:
         """Delete chunk/sentence records of ``key`` other than ``keep_version``."""
@@ -347,33 +389,129 @@ class ChromaStore:
         distances = (got.get("distances") or [[]])[0]
         return list(ids), [1.0 - float(d) for d in distances]
 
-    def sentence_query(
-        self, build: str, vector: np.ndarray, n: int
-    ) -> tuple[list[str], list[float]]:
-        """Nearest sentences as (chunk id holding each, cosine)."""
-        col = self.sentences(build)
-        got = self._call(
-            col.query, query_embeddings=[vector], n_results=n, include=["distances", "metadatas"]
-        )
-        metas = (got.get("metadatas") or [[]])[0]
-        distances = (got.get("distances") or [[]])[0]
-        return [m["chunk_id"] for m in metas], [1.0 - float(d) for d in distances]
-
     def sentence_vectors(
         self, build: str, chunk_ids: Sequence[str]
     ) -> tuple[list[dict[str, Any]], np.ndarray]:
-        """Sentence metadata + vectors for the given chunks (one round trip)."""
+        """Sentence metadata + vectors for the given chunks (one round trip).
+
+        One meta per sentence: ``article_key, version, chunk_id, sentence, start,
+        end``, row i of the matrix its vector. A sentence shared by two requested
+        (overlapping) chunks is returned once, from the earlier chunk.
+        """
         if not chunk_ids:
             return [], np.zeros((0, 0), np.float32)
-        got = self._call(
-            self.sentences(build).get,
-            where={"chunk_id": {"$in": list(chunk_ids)}},
-            include=["metadatas", "embeddings"],
+        records = sorted(
+            self.sentence_blocks(build, chunk_ids).items(),
+            key=lambda r: (r[1][0], r[1][1]),
         )
-        metas = got.get("metadatas") or []
-        vectors = got.get("embeddings")
-        matrix = np.asarray(vectors if vectors is not None else [], dtype=np.float32)
-        return list(metas), matrix
+        metas: list[dict[str, Any]] = []
+        blocks: list[np.ndarray] = []
+        seen: set[tuple[str, int]] = set()
+        for chunk_id, (key, _chunk, version, spans, matrix) in records:
+            keep = []
+            for i, (number, start, end) in enumerate(spans):
+                if (key, number) in seen:
+                    continue
+                seen.add((key, number))
+                keep.append(i)
+                metas.append(
+                    {
+                        "article_key": key,
+                        "version": version,
+                        "chunk_id": chunk_id,
+                        "sentence": number,
+                        "start": start,
+                        "end": end,
+                    }
+                )
+            if keep:
+                blocks.append(matrix[keep])
+        if not blocks:
+            return [], np.zeros((0, 0), np.float32)
+        return metas, np.concatenate(blocks)
+
+    def sentence_blocks(
+        self, build: str, chunk_ids: Sequence[str]
+    ) -> dict[str, tuple[str, int, str, list[tuple[int, int, int]], np.ndarray]]:
+        """chunk id -> (article key, chunk number, version, [(sentence, start, end)], vectors)."""
+        if not chunk_ids:
+            return {}
+        got = self._call(
+            self.sentences(build).get, ids=list(dict.fromkeys(chunk_ids)), include=["metadatas"]
+        )
+        out = {}
+        for chunk_id, meta in zip(got.get("ids") or [], got.get("metadatas") or [], strict=True):
+            spans, matrix = decode_sentences(meta)
+            out[chunk_id] = (
+                str(meta.get("article_key", "")),
+                int(meta.get("chunk", 0)),
+                str(meta.get("version", "")),
+                spans,
+                matrix,
+            )
+        return out
+
+    def pending_generation(self) -> int:
+        """The generation the next ``write_state`` will publish (stamped on manifests)."""
+        return max(self.written_generation, self.read_state().generation) + 1
+
+    def changed_articles(self, build: str, after: int) -> dict[str, dict[str, Any]]:
+        """Manifests written by generations after ``after`` (what a reader must refresh)."""
+        out: dict[str, dict[str, Any]] = {}
+        offset = 0
+        while True:
+            got = self._call(
+                self.articles(build).get,
+                where={"gen": {"$gt": after}},
+                include=["metadatas"],
+                limit=PAGE,
+                offset=offset,
+            )
+            ids = got.get("ids") or []
+            out.update(zip(ids, got.get("metadatas") or [], strict=True))
+            if len(ids) < PAGE:
+                return out
+            offset += len(ids)
+
+    def recent_vectors(self, build: str, after: int) -> dict[str, np.ndarray]:
+        """chunk id -> vector of the live chunks of articles written after generation ``after``.
+
+        Read from the sentence records (float16 copies; plain metadata), not from
+        the chunk collection: an embedded Chroma opened before those writes cannot
+        return their vectors.
+        """
+        changed = self.changed_articles(build, after)
+        out: dict[str, np.ndarray] = {}
+        keys = list(changed)
+        for start in range(0, len(keys), 200):
+            part = keys[start : start + 200]
+            where = {"article_key": part[0]} if len(part) == 1 else {"article_key": {"$in": part}}
+            got = self._call(self.sentences(build).get, where=where, include=["metadatas"])
+            for cid, meta in zip(got.get("ids") or [], got.get("metadatas") or [], strict=True):
+                live = changed.get(meta.get("article_key"), {}).get("version")
+                vector = decode_chunk_vector(meta)
+                if live == meta.get("version") and vector is not None:
+                    out[cid] = vector / max(float(np.linalg.norm(vector)), 1e-9)
+        return out
+
+    def article_keys(self, build: str) -> set[str]:
+        """Keys of every article in the build (ids only: for spotting deletions)."""
+        return {i for ids, _, _ in self._pages(self.articles(build), include=[]) for i in ids}
+
+    def chunks_of(
+        self, build: str, keys: Collection[str]
+    ) -> Iterator[tuple[list[str], list[dict[str, Any]], list[str]]]:
+        """Chunk records (all stored versions) of the given articles, in pages."""
+        keys = list(keys)
+        for start in range(0, len(keys), 200):
+            part = keys[start : start + 200]
+            where = {"article_key": part[0]} if len(part) == 1 else {"article_key": {"$in": part}}
+            got = self._call(
+                self.chunks(build).get, where=where, include=["metadatas", "documents"]
+            )
+            ids = got.get("ids") or []
+            if ids:
+                yield list(ids), list(got.get("metadatas") or []), list(got.get("documents") or [])
 
     def counts(self, build: str) -> tuple[int, int]:
         return self._call(self.articles(build).count), self._call(self.chunks(build).count)

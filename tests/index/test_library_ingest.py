@@ -8,6 +8,7 @@ under a second.
 from __future__ import annotations
 
 import json
+import sqlite3
 from pathlib import Path
 from typing import Any
 
@@ -267,7 +268,7 @@ def test_rebuild_switches_to_a_new_build_and_drops_the_old(
     assert lib.store.builds() == {new}
     names = _collection_names(lib.store)
     assert not any(old in name for name in names)
-    assert {f"citebot-{new}-{kind}" for kind in ("chunks", "sentences", "articles")} <= names
+    assert {f"citebot-{new}-{kind}" for kind in ("chunks", "sentvecs", "articles")} <= names
     after = lib.status()
     assert (after.articles, after.chunks) == (before.articles, before.chunks)
     assert hit_ids(make_library(tmp_path), "zq2", "bm25")[0] == "news-002.txt"
@@ -341,22 +342,47 @@ def test_rebuild_leaves_another_prefix_on_the_same_store_alone(
 
 
 def test_unreadable_snapshot_cache_is_rebuilt(tmp_path: Path, make_library: LibraryFactory) -> None:
-    """The keyword-index cache is disposable: any unreadable file means "rebuild it"."""
+    """The read cache is disposable: any unreadable or foreign file means "rebuild it"."""
     lib = make_library(tmp_path)
     lib.ingest([str(write_article(tmp_path / "in", "a.txt", *news_text(0)))])
     assert hit_ids(lib, "zq0", "bm25") == ["a.txt"]
-    (cache,) = (tmp_path / "data" / "cache").glob("snapshot-*.pkl")
+    lib.close()
+    (cache,) = (tmp_path / "data" / "cache").glob("reader-*.sqlite3")
+    other = tmp_path / "other.sqlite3"
+    with sqlite3.connect(other) as db:  # a real SQLite file with other tables in it
+        db.execute("CREATE TABLE chunks (x)")
     garbage = {
         "empty": b"",
-        "text": b"not a pickle",
-        "future protocol": b"\x80\x63",
-        "missing class": b"\x80\x05cno_such_module\nThing\n.",
-        "wrong type": b"\x80\x04K\x01.",
+        "text": b"not a database at all",
+        "pickle": b"\x80\x05cno_such_module\nThing\n.",
+        "foreign sqlite": other.read_bytes(),
     }
     for name, data in garbage.items():
+        for extra in cache.parent.glob("reader-*.sqlite3-*"):
+            extra.unlink()
         cache.write_bytes(data)
-        assert hit_ids(make_library(tmp_path), "zq0", "bm25") == ["a.txt"], name
-        assert cache.read_bytes() != data, name  # replaced by a good snapshot
+        reader = make_library(tmp_path)
+        assert hit_ids(reader, "zq0", "bm25") == ["a.txt"], name
+        reader.close()
+        assert cache.read_bytes()[:16] == b"SQLite format 3\x00", name
+
+
+def test_old_pickle_snapshots_are_deleted_never_loaded(
+    tmp_path: Path, make_library: LibraryFactory
+) -> None:
+    """Format 4 pickled the snapshot (code runs when a pickle loads): such files are removed."""
+    lib = make_library(tmp_path)
+    lib.ingest([str(write_article(tmp_path / "in", "a.txt", *news_text(0)))])
+    assert hit_ids(lib, "zq0", "bm25") == ["a.txt"]
+    lib.close()
+    marker = tmp_path / "pwned"
+    payload = f"cos\nsystem\n(S'touch {marker}'\ntR.".encode()
+    (cache,) = (tmp_path / "data" / "cache").glob("reader-*.sqlite3")
+    tag = cache.name.split("-")[1].split(".")[0]
+    old = cache.parent / f"snapshot-{tag}-b-1-v4.pkl"
+    old.write_bytes(payload)
+    assert hit_ids(make_library(tmp_path), "zq0", "bm25") == ["a.txt"]
+    assert not marker.exists() and not old.exists()
 
 
 def test_headline_only_story_is_reported_cited_and_survives_rebuild(

@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import datetime as dt
 import json
+from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any, cast
 
 import numpy as np
 
@@ -14,10 +16,19 @@ from citebot.index.store.snapshot import Snapshot
 from tests.conftest import LibraryFactory
 
 
+@dataclass
+class FakeSnapshot:
+    """What focus and diversify read from a snapshot: rows' article keys, article dates."""
+
+    metas: list[dict[str, Any]]
+    chunk_ids: list[str]
+    published_days: dict[str, int] = field(default_factory=dict)
+
+
 def snapshot(published: dict[str, str | None]) -> Snapshot:
-    articles = {key: ({"published": day} if day else {}) for key, day in published.items()}
+    days = {k: dt.date.fromisoformat(d).toordinal() for k, d in published.items() if d}
     metas = [{"article_key": key} for key in published]
-    return Snapshot("b", 1, [f"{k}-0" for k in published], ["x"] * len(metas), metas, articles)
+    return cast(Snapshot, FakeSnapshot(metas, [f"{k}-0" for k in published], days))
 
 
 def test_recency_prior_only_for_questions_about_now() -> None:

@@ -1,0 +1,77 @@
+"""Sentence vectors stored beside their chunk, one record per chunk, in float16.
+
+Why not a Chroma collection of sentence vectors with its own HNSW index (as
+before): at 100k articles that is ~2M vectors, 3 GB of float32 that a reader
+must hold in RAM to query and that every writing process loads before its
+first write. Retrieval does not need a sentence-level nearest-neighbour search
+(recall measured in ``bench/results/scale.md``): sentence vectors are only
+read for the few chunks a question retrieved, so they are fetched by chunk id.
+
+One record per chunk holds the chunk's sentences (numbers, offsets) and their
+vectors as base64 float16 (cosine error < 1e-3), in a Chroma collection whose
+embedding is a 1-d placeholder, so the vectors live with the rest of the index
+(embedded or on a shared server) and are written and swept with the chunks.
+"""
+
+from __future__ import annotations
+
+import base64
+import json
+from collections.abc import Sequence
+from typing import Any
+
+import numpy as np
+
+KEY_SENTENCES = "sentences"  # JSON [[sentence number, start, end], ...]
+KEY_VECTORS = "vectors"  # base64 of float16 [n, dim], row i = sentence i above
+KEY_CHUNK_VECTOR = "chunk_vector"  # base64 of float16 [dim]: the chunk's own vector
+
+
+def encode_sentences(
+    base: dict[str, Any],
+    spans: Sequence[tuple[int, int, int]],
+    vectors: np.ndarray,
+    chunk_vector: np.ndarray | None = None,
+) -> dict[str, Any]:
+    """Metadata of one chunk's sentence record: ``base`` + spans + float16 vectors.
+
+    The chunk's own vector rides along: a running reader whose embedded Chroma
+    cannot see vectors written by another process reads them from here.
+    """
+    matrix = np.ascontiguousarray(vectors, dtype="<f2")
+    extra = {}
+    if chunk_vector is not None:
+        raw = np.ascontiguousarray(chunk_vector, dtype="<f2").tobytes()
+        extra[KEY_CHUNK_VECTOR] = base64.b64encode(raw).decode("ascii")
+    return {
+        **base,
+        **extra,
+        KEY_SENTENCES: json.dumps([list(s) for s in spans], separators=(",", ":")),
+        KEY_VECTORS: base64.b64encode(matrix.tobytes()).decode("ascii"),
+        "dim": int(matrix.shape[1]) if matrix.ndim == 2 and len(matrix) else 0,
+    }
+
+
+def decode_sentences(meta: dict[str, Any]) -> tuple[list[tuple[int, int, int]], np.ndarray]:
+    """(spans, float32 vectors) of one sentence record; empty on a malformed record."""
+    try:
+        spans = [tuple(int(x) for x in s) for s in json.loads(meta.get(KEY_SENTENCES) or "[]")]
+        dim = int(meta.get("dim") or 0)
+        raw = base64.b64decode(meta.get(KEY_VECTORS) or "")
+        matrix = np.frombuffer(raw, dtype="<f2").astype(np.float32)
+        matrix = matrix.reshape(len(spans), dim) if dim else matrix.reshape(0, 0)
+    except (ValueError, TypeError):
+        return [], np.zeros((0, 0), np.float32)
+    if len(matrix) != len(spans):
+        return [], np.zeros((0, 0), np.float32)
+    return spans, matrix  # type: ignore[return-value]
+
+
+def decode_chunk_vector(meta: dict[str, Any]) -> np.ndarray | None:
+    """The chunk vector stored in a sentence record (float32), None if absent or malformed."""
+    try:
+        raw = base64.b64decode(meta.get(KEY_CHUNK_VECTOR) or "")
+        vector = np.frombuffer(raw, dtype="<f2").astype(np.float32)
+    except (ValueError, TypeError):
+        return None
+    return vector if len(vector) else None

@@ -1,0 +1,112 @@
+"""The read cache: refreshed by what changed, scoring exactly as a full BM25 rebuild."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+
+from citebot.index import Library
+from citebot.index.search.bm25 import BM25Index
+from citebot.index.store import snapshot as snapshot_module
+from citebot.index.store.snapshot import ReaderCache
+from tests.conftest import LibraryFactory, news_text, write_article, write_news
+
+QUERIES = ("harbour ferry", "vineyard harvest grapes", "bakery ovens zq3", "glacier zq11 climbers")
+
+
+def refresh_stats(lib: Library) -> dict[str, int]:
+    """What the next refresh of ``lib``'s cache fetched (a fresh cache object, same file)."""
+    state = lib.store.read_state()
+    cache = ReaderCache.for_store(lib.store, lib.settings.data_dir / "cache")
+    try:
+        return cache.refresh(lib.store, state)
+    finally:
+        cache.close()
+
+
+def assert_scores_match_rebuild(lib: Library) -> None:
+    """Segmented BM25 over the cache == BM25Index rebuilt over the live chunk texts."""
+    snap = lib.snapshot()
+    assert snap.cache is not None and snap.bm25 is not None
+    rows = [r for (r,) in snap.cache.db.execute("SELECT row FROM chunks ORDER BY row")]
+    texts = [snap.texts[r] for r in rows]
+    rebuilt = BM25Index.build(texts)
+    for query in QUERIES:
+        got = snap.bm25.scores(query)
+        want = rebuilt.scores(query)
+        np.testing.assert_allclose(got[rows], want, rtol=1e-5, atol=1e-6)
+        assert not np.delete(got, rows).any()  # deleted rows and holes score nothing
+        assert abs(snap.bm25.idf("zq3") - rebuilt.idf("zq3")) < 1e-9
+
+
+def test_refresh_fetches_only_changed_articles_and_scores_stay_exact(
+    tmp_path: Path, make_library: LibraryFactory
+) -> None:
+    folder = tmp_path / "news"
+    write_news(folder, 6)
+    writer = make_library(tmp_path)
+    writer.ingest([str(folder)])
+    reader = make_library(tmp_path)
+    assert refresh_stats(reader)["full"] == 1  # first read: everything
+    assert_scores_match_rebuild(reader)
+
+    write_news(folder, 2, start=6)  # two new articles
+    writer.ingest([str(folder)])
+    assert refresh_stats(reader) == {"articles": 2, "removed": 0, "chunks": 2, "full": 0}
+    assert_scores_match_rebuild(reader)
+
+    write_article(folder, "news-003.txt", *news_text(30))  # one article changed
+    writer.ingest([str(folder)])
+    assert refresh_stats(reader)["articles"] == 1
+    writer.remove(["news-005.txt"])
+    assert refresh_stats(reader)["removed"] == 1
+    write_news(folder, 1, start=8)
+    writer.ingest([str(folder / "news-008.txt")])
+    assert refresh_stats(reader)["articles"] == 1
+    writer.remove(["news-008.txt"])  # the newest rows are the dead ones
+    assert refresh_stats(reader)["removed"] == 1
+    assert_scores_match_rebuild(reader)
+    hits = [h.article_id for h in reader.search("zq30", 3, "bm25")]
+    assert hits[0] == "news-003.txt"
+    assert "news-005.txt" not in [h.article_id for h in reader.search("zq5", 10, "bm25")]
+
+
+def test_many_small_refreshes_merge_segments_and_drop_deleted_rows(
+    tmp_path: Path, make_library: LibraryFactory, monkeypatch
+) -> None:
+    monkeypatch.setattr(snapshot_module, "MAX_SEGMENTS", 3)
+    folder = tmp_path / "news"
+    writer = make_library(tmp_path)
+    reader = make_library(tmp_path)
+    for n in range(7):
+        write_news(folder, 1, start=n)
+        writer.ingest([str(folder)])
+        if n % 3 == 2:
+            write_article(folder, f"news-{n - 1:03d}.txt", *news_text(40 + n))  # replaced
+            writer.ingest([str(folder)])
+        reader.snapshot()
+    snap = reader.snapshot()
+    assert snap.cache is not None
+    segments = snap.cache.db.execute("SELECT COUNT(*) FROM segments").fetchone()[0]
+    assert segments <= 3
+    assert_scores_match_rebuild(reader)
+    assert [h.article_id for h in reader.search("zq45", 1, "bm25")] == ["news-004.txt"]
+
+
+def test_a_running_reader_sees_an_article_added_by_another_process(
+    tmp_path: Path, make_library: LibraryFactory
+) -> None:
+    """Embedded Chroma: the reader's vector index is not reloaded, the new chunk is found."""
+    folder = tmp_path / "news"
+    write_news(folder, 4)
+    make_library(tmp_path).ingest([str(folder)])
+    reader = make_library(tmp_path)
+    assert reader.search("vineyard harvest", 1, "dense")
+    other = make_library(tmp_path)  # another process's Library: its own Chroma client
+    other.store.reopen()
+    write_article(folder, "late.txt", "Comet seen over Dunmore", "Astronomers saw a comet zq77.")
+    other.ingest([str(folder)])
+    hits = reader.search("comet astronomers", 1, "dense")
+    assert [h.article_id for h in hits] == ["late.txt"]
+    assert reader.snapshot().recent  # found through the exact search beside the index

@@ -22,6 +22,7 @@ from typing import Any
 import pytest
 
 from citebot.index.store.chroma_store import ChromaStore
+from citebot.index.store.sentence_records import decode_sentences
 from tests.conftest import CITEBOT, SettingsFactory, clean_env, run_cli
 
 _WORDS = ("harbour", "orchard", "comet", "signals", "archive", "harvest", "ovens", "glacier")
@@ -75,8 +76,9 @@ def incomplete_articles(store: ChromaStore, build: str) -> list[str]:
             last_sentence[key] = max(last_sentence[key], int(meta["last_sentence"]))
     sentences: dict[tuple[str, str], set[int]] = defaultdict(set)
     for _ids, metas, _docs in store._pages(store.sentences(build), include=["metadatas"]):
-        for meta in metas:
-            sentences[(meta["article_key"], meta["version"])].add(int(meta["sentence"]))
+        for meta in metas:  # one sentence record per chunk (its sentences' spans, vectors)
+            spans, _vectors = decode_sentences(meta)
+            sentences[(meta["article_key"], meta["version"])].update(n for n, _, _ in spans)
     broken = []
     for key, meta in manifest.items():
         live = (key, meta["version"])

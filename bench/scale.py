@@ -243,7 +243,7 @@ def _sources(root: Path, quick: bool) -> tuple[list[str], list[str]]:
         gold = {i for q in rtqa.questions[:3] for i in q.article_ids}
         rtqa.articles = [a for a in rtqa.articles if a.id in gold]
         folder = src / "bbc"
-        for path in bbc_files(30):
+        for path in bbc_files(10):
             target = folder / path.parent.name / path.name
             target.parent.mkdir(parents=True, exist_ok=True)
             target.write_bytes(path.read_bytes())

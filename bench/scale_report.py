@@ -109,6 +109,8 @@ def scale_section(scale: dict[str, Any]) -> str:
     lines = [
         "## Scale: 10k / 30k / 100k articles",
         "",
+        "![scale](scale.png)",
+        "",
         "Archives of replicated real articles (see bench/scale_fixture.py)." + load,
         "",
         f"Small index (base set) recall@5 on the same questions: {_pct(small.get('all'))} "

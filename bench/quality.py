@@ -23,6 +23,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from bench import answers
 from bench.common import KS, PROJECT_ROOT, bench_settings, chunk_rank, median
 from citebot.index.eval import (
     EvalQuestion,
@@ -179,9 +180,16 @@ def run_squad(work: Path, quick: bool, max_questions: int | None, log: Log) -> d
         indexes.add(_jsonl_corpus(eval_set, work))
         methods = evaluate_all(indexes.library, indexes.starter, questions, log)
         chunks = indexes.library.status().chunks
+        log("  reader: answerable, then each with its own paragraph left out")
+        rows = answers.ask_without_abstaining(indexes.library, questions, answerable=True)
+        rows += answers.ask_without_abstaining(
+            indexes.library, questions, answerable=False, exclude=lambda q: q.article_ids
+        )
+        reader = answers.summary(rows, indexes.library.abstain_threshold)
     finally:
         indexes.close()
     return {
+        "reader": reader,
         "articles": len(eval_set.articles),
         "questions": len(questions),
         "questions_in_split": len(eval_set.questions),
@@ -221,7 +229,15 @@ def run_realtimeqa(work: Path, quick: bool, log: Log) -> dict[str, dict[str, Any
         log(f"realtimeqa dev + {len(files)} BBC distractors")
         sources = [str(bbc_dir())] if not quick else [str(_copy_tree(files, work / "bbc"))]
         indexes.add(Corpus(_bbc_records(files), sources))
+        log("  reader: answerable (dated), then off-topic (RealTime QA articles left out)")
+        library = indexes.library
+        rows = answers.ask_without_abstaining(library, questions, answerable=True)
+        own = [a.id for a in eval_set.articles]
+        rows += answers.ask_without_abstaining(
+            library, questions, answerable=False, exclude=lambda q: own
+        )
         out["realtimeqa-dev+bbc"] = {
+            "reader": answers.summary(rows, library.abstain_threshold),
             "articles": len(eval_set.articles) + len(files),
             "questions": len(questions),
             "citebot_chunks": indexes.library.status().chunks,
@@ -270,10 +286,13 @@ def run_seed(work: Path, quick: bool, log: Log) -> dict[str, Any] | None:
         indexes.library.ingest([str(folder)])
         indexes.starter.add([make_document(*r) for r in _seed_records(indexes.library, folder)])
         methods = evaluate_all(indexes.library, indexes.starter, questions, log)
+        rows = answers.ask_without_abstaining(indexes.library, questions, answerable=True)
+        reader = answers.summary(rows, indexes.library.abstain_threshold)
     finally:
         indexes.close()
     methods["starter"]["abstention_rate"] = 0.0  # a bare retriever always returns top-k
     return {
+        "reader": reader,
         "articles": len(list(folder.glob("*.txt"))),
         "questions": len(questions),
         "methods": methods,

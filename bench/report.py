@@ -108,6 +108,77 @@ def quality_section(quality: dict[str, Any]) -> str:
     return "\n".join(parts)
 
 
+def reader_section(quality: dict[str, Any]) -> str:
+    """Issue 9's targets: what users see (answer text, abstention), peers beside them."""
+    data = quality.get("datasets", {})
+
+    def at(name: str) -> dict[str, Any]:
+        return (data.get(name) or {}).get("reader", {}).get("at_threshold", {})
+
+    def method(name: str, key: str) -> dict[str, Any]:
+        return (data.get(name) or {}).get("methods", {}).get(key, {})
+
+    squad, rtqa, seed = at("squad-dev"), at("realtimeqa-dev+bbc"), at("seed")
+    if not (squad or rtqa or seed):
+        return ""
+    threshold = next((d["threshold"] for d in (squad, rtqa, seed) if d), None)
+    starter_squad = method("squad-dev", "starter")
+    cite_rtqa = method("realtimeqa-dev+bbc", "citebot")
+    rows = [
+        [
+            "SQuAD dev: gold answer inside the answer / median words",
+            f"{pct(squad.get('answer_found'))} / {num(squad.get('median_answer_words'))}",
+            f"{pct(starter_squad.get('answer_in_top5'))} in its top-5 passages (~700 words)",
+            "≥ 88 % / ≤ 30",
+        ],
+        [
+            "SQuAD dev, asked paragraph left out: abstained / false abstentions (answerable)",
+            f"{pct(squad.get('abstention_rate'))} / {pct(squad.get('false_abstention_rate'))}",
+            "0 % (never abstains)",
+            "≥ 60 % / ≤ 5 %",
+        ],
+        [
+            "RealTime QA dev questions on the BBC articles only: abstained",
+            pct(rtqa.get("abstention_rate")),
+            "0 %",
+            "≥ 95 %",
+        ],
+        [
+            "Seed: gold answer in the answer / unanswerables abstained",
+            f"{pct(seed.get('answer_found'))} / "
+            + (
+                f"{round((seed.get('abstention_rate') or 0) * seed.get('unanswerable', 0))} "
+                f"of {seed.get('unanswerable', 0)}"
+            ),
+            "– / 0",
+            "≥ 92 % / ≥ 9 of 12",
+        ],
+        [
+            "RealTime QA dev + BBC: gold article among the sources / cited by the text / "
+            "gold answer in the answer",
+            f"{pct(cite_rtqa.get('gold_cited'))} / {pct(cite_rtqa.get('gold_used'))} / "
+            f"{pct(rtqa.get('answer_found'))}",
+            f"{pct(_recall(method('realtimeqa-dev+bbc', 'starter'), 5))} (top-5)",
+            "≥ 97 % / – / ≥ 60 %",
+        ],
+    ]
+    return "\n".join(
+        [
+            "## Answer reader (dev analogues)",
+            "",
+            f"Abstention threshold {num(threshold, '{:.2f}')} (reader probability; "
+            "`CITEBOT_ABSTAIN_THRESHOLD` overrides). Each question is asked once with "
+            "abstention off; the numbers at the threshold and the curve follow from the "
+            "reader's confidence (see bench/answers.py).",
+            "",
+            table(["measure", "citebot", "LlamaIndex starter", "target"], rows),
+            "",
+            "![reader trade-off](reader_tradeoff.png)",
+            "",
+        ]
+    )
+
+
 def latency_section(latency: dict[str, Any]) -> str:
     rows = []
     for stage in latency.get("stages", []):
@@ -260,6 +331,7 @@ def machine_section(info: dict[str, Any], quick: bool, seconds: float) -> str:
 def write_summary(results: dict[str, Any], out_dir: Path) -> Path:
     sections = [machine_section(results["machine"], results["quick"], results["seconds"])]
     if results.get("quality"):
+        sections.append(reader_section(results["quality"]))
         sections.append(quality_section(results["quality"]))
     if results.get("latency"):
         sections.append(latency_section(results["latency"]))
@@ -317,6 +389,38 @@ def plot_quality(quality: dict[str, Any], path: Path) -> Path | None:
     axes[0][-1].legend(fontsize=7, loc="lower right")
     fig.tight_layout()
     fig.savefig(path, dpi=120)
+    plt.close(fig)
+    return path
+
+
+def plot_reader_tradeoff(quality: dict[str, Any], path: Path) -> Path | None:
+    """Answered correctly vs abstained wrongly as the threshold moves (SQuAD dev mixed set)."""
+    reader = (quality.get("datasets", {}).get("squad-dev") or {}).get("reader")
+    if not reader or not reader.get("curve"):
+        return None
+    plt = _pyplot()
+    curve = reader["curve"]
+    fig, ax = plt.subplots(figsize=(5.2, 4.0))
+    xs = [c["false_abstention_rate"] or 0 for c in curve]
+    ax.plot(xs, [c["answer_found"] or 0 for c in curve], label="answered with the gold answer")
+    ax.plot(xs, [c["abstention_rate"] or 0 for c in curve], label="on-topic unanswerable abstained")
+    chosen = reader["at_threshold"]
+    ax.scatter(
+        [chosen["false_abstention_rate"]] * 2,
+        [chosen["answer_found"], chosen["abstention_rate"]],
+        color="black",
+        zorder=3,
+        label=f"threshold {chosen['threshold']:.2f}",
+    )
+    ax.set_xlabel("answerable questions abstained (wrongly)")
+    ax.set_ylabel("share of questions")
+    ax.set_title("SQuAD dev: answerable vs own paragraph left out", fontsize=9)
+    ax.set_xlim(0, 1)
+    ax.set_ylim(0, 1)
+    ax.grid(alpha=0.3)
+    ax.legend(fontsize=7, loc="lower right")
+    fig.tight_layout()
+    fig.savefig(path, dpi=110)
     plt.close(fig)
     return path
 
@@ -397,6 +501,7 @@ def plot_ingest(ingest: dict[str, Any], path: Path) -> Path | None:
 def write_plots(results: dict[str, Any], out_dir: Path) -> list[Path]:
     made = [
         plot_quality(results.get("quality") or {}, out_dir / "quality_recall.png"),
+        plot_reader_tradeoff(results.get("quality") or {}, out_dir / "reader_tradeoff.png"),
         plot_latency(results.get("latency") or {}, out_dir / "latency_vs_size.png"),
         plot_ingest(results.get("ingest") or {}, out_dir / "ingest.png"),
     ]

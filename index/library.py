@@ -14,7 +14,7 @@ from __future__ import annotations
 import datetime as dt
 import threading
 import time
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Collection, Iterator, Sequence
 from contextlib import ExitStack, contextmanager
 from functools import cached_property
 from pathlib import Path
@@ -388,9 +388,15 @@ class Library:
         top_k: int | None = None,
         mode: Literal["extractive", "llm"] | None = None,
         as_of: dt.date | None = None,
+        exclude: Collection[str] = (),
     ) -> Answer:
-        """Answer with citations; ``as_of`` answers as on that day (later articles unused,
-        "this week" means that week), e.g. for archive questions or dated quizzes."""
+        """Answer with citations, or say the articles don't say.
+
+        ``as_of`` answers as on that day (later articles unused, "this week" means
+        that week), e.g. for archive questions or dated quizzes; ``exclude`` leaves
+        the given article ids out, e.g. to check what the index says without a
+        source (the bench asks SQuAD questions with their own paragraph left out).
+        """
         question = clean_question(question)
         return self.answerer.ask(
             self.snapshot(),
@@ -399,7 +405,14 @@ class Library:
             top_k or self.settings.top_k,
             mode or self.settings.mode,
             as_of,
+            exclude,
         )
+
+    @property
+    def abstain_threshold(self) -> float:
+        """The reader probability under which answers abstain: the threshold calibrated on
+        the dev splits, or ``CITEBOT_ABSTAIN_THRESHOLD`` when set."""
+        return self.answerer.policy.abstain_below
 
     def close(self) -> None:
         """Give up the feed-puller lease (if held); write locks are per call."""

@@ -138,9 +138,21 @@ class Answer(BaseModel):
     question: str
     text: str
     abstained: bool
-    citations: list[Citation] = Field(default_factory=list)
+    citations: list[Citation] = Field(
+        default_factory=list,
+        description="the sources the answer text cites, numbered [1], [2]... in order of use",
+    )
     related: list[Citation] = Field(
-        default_factory=list, description="closest passages offered when abstaining"
+        default_factory=list,
+        description="other retrieved passages (not cited), numbered after the citations",
+    )
+    answer_span: str | None = Field(
+        default=None,
+        description="the phrase that answers a date/number/name question, when the reader "
+        "found one in the cited sentence",
+    )
+    confidence: float | None = Field(
+        default=None, description="the reader's probability that the best sentence answers"
     )
     notes: list[str] = Field(default_factory=list)
     mode: str = "extractive"

@@ -1,44 +1,37 @@
-"""From a question to an ``Answer``: retrieve, extract sentences, cite, or abstain."""
+"""From a question to an ``Answer``: retrieve, read, cite what was used, or abstain.
+
+Steps (each in its own module): follow-up resolution (``followups``), hybrid
+retrieval (``citebot.index.search``), passages and their sentences
+(``candidates``), evidence (``features``), the learned reader (``reader``),
+and the short, cited answer or abstention (``compose``). LLM mode, when asked
+for, rewrites the answer from the same passages and is checked sentence by
+sentence against them (``citebot.index.llm``).
+"""
 
 from __future__ import annotations
 
 import datetime as dt
 import time
-from collections.abc import Sequence
-from dataclasses import dataclass
+from collections.abc import Collection, Sequence
+from dataclasses import replace
+from functools import lru_cache
 from typing import Any
 
-import numpy as np
-
-from citebot.index.answer.extractive import (
-    ExtractConfig,
-    ScoredSentence,
-    choose,
-    evidence,
-    score_sentences,
-)
-from citebot.index.answer.followups import resolve
+from citebot.index.answer import features
+from citebot.index.answer.candidates import ArticleText, passages_from, sentences_of
+from citebot.index.answer.compose import compose
+from citebot.index.answer.followups import FollowUp, resolve
+from citebot.index.answer.reader import Reader, supports
 from citebot.index.embed.encoders import Encoders
 from citebot.index.errors import EmptyIndexError
 from citebot.index.ingest.records import article_key
-from citebot.index.models import Answer, Citation, SearchHit, Turn
+from citebot.index.models import Answer, SearchHit, Turn
+from citebot.index.search.bm25 import terms
 from citebot.index.search.focus import Focus, time_focus
 from citebot.index.search.fusion import Candidate, Method, RetrievalConfig, diversify, retrieve
 from citebot.index.settings import Settings
 from citebot.index.store.chroma_store import ChromaStore
 from citebot.index.store.snapshot import Snapshot
-
-ABSTAIN_TEXT = "The indexed articles don't say."
-
-
-@dataclass
-class Passage:
-    """A retrieved chunk with the sentences it holds."""
-
-    row: int
-    meta: dict[str, Any]
-    text: str  # the body, without the headline prefix
-    score: float
 
 
 class Answerer:
@@ -47,10 +40,17 @@ class Answerer:
         self.store = store
         self.encoders = encoders
         self.retrieval = RetrievalConfig()
-        self.extract = ExtractConfig()
+        self.reader = Reader()
+        self.article_text = ArticleText()
         self._llm: Any = None
-        if settings.abstain_threshold is not None:
-            self.extract = ExtractConfig(abstain_below=settings.abstain_threshold)
+
+    @property
+    def policy(self):  # -> Policy
+        """The reader's calibrated policy, with CITEBOT_ABSTAIN_THRESHOLD applied."""
+        policy = self.reader.policy
+        if self.settings.abstain_threshold is not None:
+            policy = replace(policy, abstain_below=self.settings.abstain_threshold)
+        return policy
 
     def search(
         self, snap: Snapshot, question: str, k: int, method: Method, as_of: dt.date | None = None
@@ -73,6 +73,7 @@ class Answerer:
         top_k: int,
         mode: str,
         as_of: dt.date | None = None,
+        exclude: Collection[str] = (),
     ) -> Answer:
         if not snap.chunk_ids:
             raise EmptyIndexError(
@@ -86,32 +87,48 @@ class Answerer:
             from citebot.index.llm.rewrite import condense
 
             standalone = condense(llm, question, history)
-        query, boosts = resolve(standalone, history)
-        vec = self.encoders.query(query)
+        plan = resolve(standalone, history, lambda aid: self._article_terms(snap, aid))
+        vec = self.encoders.query(plan.query)
         timings["embed"] = _lap(clock)
         clock = time.perf_counter()
-        keyed = {article_key(a): b for a, b in boosts.items()}
-        focus = time_focus(snap, standalone, as_of, keyed)
-        cands = retrieve(snap, self.store, vec, query, "hybrid", self.retrieval, focus)
-        passages = [self._passage(snap, c) for c in diversify(snap, cands, top_k)]
+        focus = self._focus(snap, standalone, as_of, plan, exclude)
+        cands = retrieve(snap, self.store, vec, plan.query, "hybrid", self.retrieval, focus)
+        cands = self._stay_on_topic(snap, cands, plan)
+        passages = passages_from(snap, diversify(snap, cands, top_k))
         timings["retrieve"] = _lap(clock)
         clock = time.perf_counter()
-        # Words carried over from earlier turns find the passages, but the sentence
-        # must answer what is asked now: score words against the question as asked.
-        scored = self._score(snap, passages, vec, standalone)
-        answer = self._compose(question, query, passages, scored)
+        assert snap.build is not None
+        sentences, vectors = sentences_of(self.store, snap.build, passages)
+        # Carried words find the passages; the sentence must answer what is asked now,
+        # so the reader reads the question as asked (grounding counts both).
+        asked_vec = vec if plan.query == standalone else self.encoders.query(standalone)
+        matrix = features.compute(
+            standalone,
+            asked_vec,
+            passages,
+            sentences,
+            vectors,
+            snap.bm25.idf if snap.bm25 else (lambda _t: 0.0),
+            lambda key: self.article_text(snap, key),
+        )
+        titles = [passages[s.passage].meta.get("title", "") for s in sentences]
+        probs = self.reader.probabilities(standalone, [s.text for s in sentences], matrix, titles)
+        for s, p in zip(sentences, probs, strict=True):
+            s.probability = float(p)
+        resolved = plan.query if plan.query != question else None
+        answer = compose(question, passages, sentences, self.policy, resolved=resolved)
         if as_of is not None:
             answer.as_of = as_of.isoformat()
             if focus.excluded:
                 answer.notes.append(
                     f"as of {as_of.isoformat()}: {len(focus.excluded)} later article(s) left out"
                 )
-        timings["extract"] = _lap(clock)
+        timings["read"] = _lap(clock)
         if llm is not None:
             from citebot.index.llm.rewrite import rewrite_with_llm
 
-            answer = rewrite_with_llm(llm, answer, timings)
-        answer.timings_ms = {**timings, "total": sum(timings.values())}
+            answer = rewrite_with_llm(llm, answer, timings, supports)
+        answer.timings_ms = {**timings, "total": round(sum(timings.values()), 2)}
         return answer
 
     def llm(self) -> Any:
@@ -123,87 +140,32 @@ class Answerer:
         return self._llm
 
     # ---- steps -------------------------------------------------------------------
-    def _passage(self, snap: Snapshot, cand: Candidate) -> Passage:
-        meta = snap.metas[cand.row]
-        return Passage(cand.row, meta, snap.texts[cand.row][meta["prefix_len"] :], cand.score)
+    def _focus(
+        self,
+        snap: Snapshot,
+        question: str,
+        as_of: dt.date | None,
+        plan: FollowUp,
+        exclude: Collection[str],
+    ) -> Focus:
+        keyed = {article_key(a): b for a, b in plan.boosts.items()}
+        focus = time_focus(snap, question, as_of, keyed)
+        if exclude:
+            left_out = frozenset(article_key(a) for a in exclude)
+            focus = Focus(focus.boosts, focus.recency, focus.excluded | left_out)
+        return focus
 
-    def _score(
-        self, snap: Snapshot, passages: Sequence[Passage], vec: np.ndarray, query: str
-    ) -> list[ScoredSentence]:
-        """Score every sentence of the retrieved passages (vectors from index time)."""
-        assert snap.build is not None
-        wanted = set()
-        for p in passages:
-            chunk_id = snap.chunk_ids[p.row]
-            wanted.add(chunk_id)
-            if p.meta["chunk"] > 0:  # an overlapping sentence is stored with the previous chunk
-                wanted.add(chunk_id.rsplit("-", 1)[0] + f"-{p.meta['chunk'] - 1}")
-        metas, vectors = self.store.sentence_vectors(snap.build, sorted(wanted))
-        by_key = {(m["article_key"], m["sentence"]): i for i, m in enumerate(metas)}
-        rows, items = [], []
-        for n, p in enumerate(passages):
-            for j in range(p.meta["first_sentence"], p.meta["last_sentence"]):
-                i = by_key.get((p.meta["article_key"], j))
-                if i is None:
-                    continue
-                start, end = metas[i]["start"], metas[i]["end"]
-                body = start - p.meta["body_start"]
-                items.append((n, j, start, end, p.text[body : body + end - start]))
-                rows.append(i)
-        matrix = vectors[rows] if rows else np.zeros((0, len(vec)), np.float32)
-        return score_sentences(vec, query, items, matrix, snap.bm25, self.extract)
+    @staticmethod
+    def _stay_on_topic(snap: Snapshot, cands: list[Candidate], plan: FollowUp) -> list[Candidate]:
+        """A follow-up keeps to the articles the last answer cited, when they came back."""
+        if not plan.stay_with:
+            return cands
+        keys = {article_key(a) for a in plan.stay_with}
+        kept = [c for c in cands if snap.metas[c.row]["article_key"] in keys]
+        return kept or cands
 
-    def _compose(
-        self, question: str, query: str, passages: Sequence[Passage], scored: list[ScoredSentence]
-    ) -> Answer:
-        best_by_passage: dict[int, ScoredSentence] = {}
-        for s in scored:
-            if s.passage not in best_by_passage or s.score > best_by_passage[s.passage].score:
-                best_by_passage[s.passage] = s
-        resolved = query if query != question else None
-        if not scored or evidence(max(scored, key=lambda s: s.score)) < self.extract.abstain_below:
-            related = [
-                self._citation(i + 1, passages[p], s)
-                for i, (p, s) in enumerate(sorted(best_by_passage.items())[:3])
-            ]
-            return Answer(
-                question=question,
-                text=ABSTAIN_TEXT,
-                abstained=True,
-                related=related,
-                resolved_question=resolved,
-            )
-        picked = choose(scored, self.extract)
-        order = list(dict.fromkeys(s.passage for s in picked))
-        order += [p for p in range(len(passages)) if p not in order and p in best_by_passage]
-        number = {p: i + 1 for i, p in enumerate(order)}
-        text = " ".join(f"{s.text} [{number[s.passage]}]" for s in picked)
-        chosen = {s.passage: s for s in picked}
-        citations = [
-            self._citation(number[p], passages[p], chosen.get(p, best_by_passage[p])) for p in order
-        ]
-        return Answer(
-            question=question,
-            text=text,
-            abstained=False,
-            citations=citations,
-            resolved_question=resolved,
-        )
-
-    def _citation(self, n: int, passage: Passage, sentence: ScoredSentence) -> Citation:
-        meta = passage.meta
-        start = sentence.start - meta["body_start"]
-        return Citation(
-            n=n,
-            article_id=meta["article_id"],
-            title=meta.get("title", ""),
-            url=meta.get("url"),
-            published=meta.get("published"),
-            passage=passage.text,
-            sentence=sentence.text,
-            sentence_span=(start, start + len(sentence.text)),
-            score=round(sentence.score, 4),
-        )
+    def _article_terms(self, snap: Snapshot, article_id: str) -> set[str]:
+        return _terms_of(self.article_text(snap, article_key(article_id)))
 
     def _hit(self, snap: Snapshot, cand: Candidate) -> SearchHit:
         meta = snap.metas[cand.row]
@@ -216,6 +178,11 @@ class Answerer:
             passage=snap.texts[cand.row][meta["prefix_len"] :],
             score=cand.score,
         )
+
+
+@lru_cache(maxsize=64)
+def _terms_of(text: str) -> frozenset[str]:
+    return frozenset(terms(text))
 
 
 def _lap(start: float) -> float:

@@ -65,6 +65,8 @@ class QuestionResult:
     latency_ms: float
     rank: int | None = None
     answer_found: bool | None = None
+    used_ids: list[str] = field(default_factory=list)  # articles the answer text cites
+    confidence: float | None = None  # the reader's probability for the best sentence
 
     @property
     def gold_cited(self) -> bool | None:
@@ -212,8 +214,13 @@ def score(
     abstained: bool,
     latency_ms: float,
     cited_titles: Sequence[str] = (),
+    used_ids: Sequence[str] = (),
+    confidence: float | None = None,
 ) -> QuestionResult:
-    """Score one answer given as plain values (what :func:`score_answer` extracts)."""
+    """Score one answer given as plain values (what :func:`score_answer` extracts).
+
+    ``cited_ids`` are the answer's sources in order (cited, then also retrieved):
+    recall is over them; ``used_ids`` are those the answer text cites."""
     ids = distinct(cited_ids)
     titles = list(cited_titles)[: len(ids)] if cited_titles else []
     rank = None
@@ -231,15 +238,18 @@ def score(
         latency_ms=latency_ms,
         rank=rank,
         answer_found=found,
+        used_ids=distinct(used_ids),
+        confidence=confidence,
     )
 
 
 def score_answer(question: EvalQuestion, answer: Answer, latency_ms: float) -> QuestionResult:
-    """Score a ``Library.ask`` answer."""
+    """Score a ``Library.ask`` answer: recall over every source it lists."""
+    sources = [*answer.citations, *answer.related]
     titles: dict[str, str] = {}
-    for citation in answer.citations:
+    for citation in sources:
         titles.setdefault(citation.article_id, citation.title)
-    ids = distinct(c.article_id for c in answer.citations)
+    ids = distinct(c.article_id for c in sources)
     return score(
         question,
         cited_ids=ids,
@@ -247,6 +257,8 @@ def score_answer(question: EvalQuestion, answer: Answer, latency_ms: float) -> Q
         abstained=answer.abstained,
         latency_ms=latency_ms,
         cited_titles=[titles[i] for i in ids],
+        used_ids=[c.article_id for c in answer.citations],
+        confidence=answer.confidence,
     )
 
 
@@ -288,7 +300,8 @@ class EvalSummary:
     answerable: int
     unanswerable: int
     with_gold_article: int
-    gold_cited: float | None
+    gold_cited: float | None  # gold article among the sources listed (cited or retrieved)
+    gold_used: float | None  # gold article among the sources the answer text cites
     recall: dict[int, float | None]
     mrr: float | None
     with_gold_answer: int
@@ -325,6 +338,10 @@ def summarize(results: Sequence[QuestionResult], ks: Sequence[int] = DEFAULT_KS)
         unanswerable=len(unanswerable),
         with_gold_article=len(with_gold),
         gold_cited=_rate(sum(1 for r in ranks if r is not None), len(ranks)),
+        gold_used=_rate(
+            sum(1 for r in with_gold if set(r.used_ids) & set(r.question.article_ids)),
+            len(with_gold),
+        ),
         recall={k: recall_at(ranks, k) for k in ks},
         mrr=mean_reciprocal_rank(ranks),
         with_gold_answer=len(with_answer),

@@ -377,6 +377,7 @@ def _fake_results() -> dict:
         method,
         answer_found=0.5,
         gold_cited=0.8,
+        gold_used=0.6,
         abstention_rate=0.75,
         false_abstention_rate=0.1,
         median_answer_words=21.0,

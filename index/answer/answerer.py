@@ -13,12 +13,20 @@ from __future__ import annotations
 import datetime as dt
 import time
 from collections.abc import Collection, Sequence
-from dataclasses import replace
+from dataclasses import dataclass, replace
 from functools import lru_cache
 from typing import Any
 
+import numpy as np
+
 from citebot.index.answer import features
-from citebot.index.answer.candidates import ArticleText, passages_from, sentences_of
+from citebot.index.answer.candidates import (
+    ArticleText,
+    Passage,
+    Sentence,
+    passages_from,
+    sentences_of,
+)
 from citebot.index.answer.compose import compose
 from citebot.index.answer.followups import FollowUp, resolve
 from citebot.index.answer.reader import Reader, supports
@@ -32,6 +40,17 @@ from citebot.index.search.fusion import Candidate, Method, RetrievalConfig, dive
 from citebot.index.settings import Settings
 from citebot.index.store.chroma_store import ChromaStore
 from citebot.index.store.snapshot import Snapshot
+
+
+@dataclass
+class Reading:
+    """What the reader saw for one question: passages, scored sentences, their features."""
+
+    passages: list[Passage]
+    sentences: list[Sentence]
+    matrix: np.ndarray  # features.FEATURES per sentence
+    titles: list[str]
+    left_out: int  # articles left out (as-of date, exclude)
 
 
 class Answerer:
@@ -91,19 +110,53 @@ class Answerer:
         vec = self.encoders.query(plan.query)
         timings["embed"] = _lap(clock)
         clock = time.perf_counter()
-        focus = self._focus(snap, standalone, as_of, plan, exclude)
+        reading = self.read(snap, standalone, vec, plan, top_k, as_of, exclude)
+        timings["read"] = _lap(clock)
+        clock = time.perf_counter()
+        resolved = plan.query if plan.query != question else None
+        answer = compose(
+            question, reading.passages, reading.sentences, self.policy, resolved=resolved
+        )
+        if as_of is not None:
+            answer.as_of = as_of.isoformat()
+            if reading.left_out:
+                answer.notes.append(
+                    f"as of {as_of.isoformat()}: {reading.left_out} later article(s) left out"
+                )
+        timings["compose"] = _lap(clock)
+        if llm is not None:
+            from citebot.index.llm.rewrite import rewrite_with_llm
+
+            answer = rewrite_with_llm(llm, answer, timings, supports)
+        answer.timings_ms = {**timings, "total": round(sum(timings.values()), 2)}
+        return answer
+
+    def read(
+        self,
+        snap: Snapshot,
+        question: str,
+        vec: np.ndarray,
+        plan: FollowUp,
+        top_k: int,
+        as_of: dt.date | None = None,
+        exclude: Collection[str] = (),
+    ) -> Reading:
+        """Retrieve passages for ``plan.query`` and score their sentences for ``question``.
+
+        Also what ``scripts/train_reader.py`` calls to collect the reader's training
+        candidates, so training sees exactly what answering sees.
+        """
+        focus = self._focus(snap, question, as_of, plan, exclude)
         cands = retrieve(snap, self.store, vec, plan.query, "hybrid", self.retrieval, focus)
         cands = self._stay_on_topic(snap, cands, plan)
         passages = passages_from(snap, diversify(snap, cands, top_k))
-        timings["retrieve"] = _lap(clock)
-        clock = time.perf_counter()
         assert snap.build is not None
         sentences, vectors = sentences_of(self.store, snap.build, passages)
         # Carried words find the passages; the sentence must answer what is asked now,
-        # so the reader reads the question as asked (grounding counts both).
-        asked_vec = vec if plan.query == standalone else self.encoders.query(standalone)
+        # so the reader reads the question as asked.
+        asked_vec = vec if plan.query == question else self.encoders.query(question)
         matrix = features.compute(
-            standalone,
+            question,
             asked_vec,
             passages,
             sentences,
@@ -112,24 +165,10 @@ class Answerer:
             lambda key: self.article_text(snap, key),
         )
         titles = [passages[s.passage].meta.get("title", "") for s in sentences]
-        probs = self.reader.probabilities(standalone, [s.text for s in sentences], matrix, titles)
+        probs = self.reader.probabilities(question, [s.text for s in sentences], matrix, titles)
         for s, p in zip(sentences, probs, strict=True):
             s.probability = float(p)
-        resolved = plan.query if plan.query != question else None
-        answer = compose(question, passages, sentences, self.policy, resolved=resolved)
-        if as_of is not None:
-            answer.as_of = as_of.isoformat()
-            if focus.excluded:
-                answer.notes.append(
-                    f"as of {as_of.isoformat()}: {len(focus.excluded)} later article(s) left out"
-                )
-        timings["read"] = _lap(clock)
-        if llm is not None:
-            from citebot.index.llm.rewrite import rewrite_with_llm
-
-            answer = rewrite_with_llm(llm, answer, timings, supports)
-        answer.timings_ms = {**timings, "total": round(sum(timings.values()), 2)}
-        return answer
+        return Reading(passages, sentences, matrix, titles, len(focus.excluded))
 
     def llm(self) -> Any:
         """The configured LLM client, created once (ConfigError if CITEBOT_LLM is unset)."""

@@ -33,6 +33,7 @@ shared datasets (``CITEBOT_DATASETS_DIR``, default ``../shared/datasets``).
 from __future__ import annotations
 
 import argparse
+import functools
 import hashlib
 import json
 import os
@@ -152,9 +153,9 @@ def collect(
     return out
 
 
-def squad_part(q: EvalQuestion) -> str:
+def squad_part(q: EvalQuestion, ce_articles: int = SQUAD_CE_ARTICLES) -> str:
     article = int(q.article_ids[0].split(":")[1])
-    return "ce" if article < SQUAD_CE_ARTICLES else "combiner"
+    return "ce" if article < ce_articles else "combiner"
 
 
 def rtqa_part(q: EvalQuestion) -> str:
@@ -177,9 +178,10 @@ def gather(work: Path, tiny: bool) -> list[Asked]:
     rtqa_lib = library(work, "rtqa", rtqa.sources(work / "sources" / "rtqa"))
     rtqa_ids = [a.id for a in rtqa.articles]
     asked: list[Asked] = []
+    squad_split = functools.partial(squad_part, ce_articles=1 if tiny else SQUAD_CE_ARTICLES)
     steps = [
-        ("squad", squad_lib, squad.questions, squad_part, True, None),
-        ("squad-removed", squad_lib, squad.questions, squad_part, False, lambda q: q.article_ids),
+        ("squad", squad_lib, squad.questions, squad_split, True, None),
+        ("squad-removed", squad_lib, squad.questions, squad_split, False, lambda q: q.article_ids),
         ("rtqa", rtqa_lib, rtqa.questions, rtqa_part, True, None),
         ("rtqa-offtopic", rtqa_lib, rtqa.questions, rtqa_part, False, lambda q: rtqa_ids),
         ("seed", seed_lib, load_questions(SEED_QUESTIONS), lambda q: "combiner", True, None),
@@ -192,11 +194,32 @@ def gather(work: Path, tiny: bool) -> list[Asked]:
     return asked
 
 
+def cached_candidates(work: Path, tiny: bool) -> list[Asked]:
+    """Candidates are the slow part (one retrieval per question); a rerun reuses them
+    while the indexes and the code that read them are the same."""
+    import pickle
+
+    from citebot.index.answer.features import FEATURES
+
+    path = work / "candidates.pkl"
+    stamp = {"features": FEATURES, "tiny": tiny}
+    if path.exists():
+        with path.open("rb") as fh:
+            saved = pickle.load(fh)  # our own cache file, written below
+        if saved.get("stamp") == stamp:
+            log(f"reusing the candidates in {path}")
+            return saved["asked"]
+    asked = gather(work, tiny)
+    with path.open("wb") as fh:
+        pickle.dump({"stamp": stamp, "asked": asked}, fh)
+    return asked
+
+
 # --------------------------------------------------------------------------- cross-encoder
 
 
 def training_pairs(
-    asked: Sequence[Asked], first: dict[str, Any], seed: int
+    asked: Sequence[Asked], first: dict[str, Any], seed: int, max_pairs: int = 0
 ) -> list[tuple[str, str, float]]:
     """Positives, plus each question's hardest negatives by the first-stage order and a
     few random ones; the candidates of unanswerable questions are negatives."""
@@ -210,15 +233,16 @@ def training_pairs(
         negatives = [i for i in order if not a.labels[i]]
         if a.answerable and not positives:
             continue  # the answer was not found in the candidates: nothing to learn
-        hard = negatives[:6]
-        rest = negatives[6:]
-        chosen = hard + rng.sample(rest, min(len(rest), 3))
+        n_hard = 4 if a.answerable else 3  # an unanswerable question's best-looking
+        hard = negatives[:n_hard]  # candidates are exactly what must score low
+        rest = negatives[n_hard:]
+        chosen = hard + rng.sample(rest, min(len(rest), 2 if a.answerable else 1))
         for i in positives:
             pairs.append((a.question, _text(a, i), 1.0))
         for i in chosen:
             pairs.append((a.question, _text(a, i), 0.0))
     rng.shuffle(pairs)
-    return pairs
+    return pairs[:max_pairs] if max_pairs else pairs
 
 
 def _text(a: Asked, i: int, title_prefix: bool = True) -> str:
@@ -449,13 +473,16 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--lr", type=float, default=1e-4)
     parser.add_argument("--batch", type=int, default=32)
     parser.add_argument("--top", type=int, default=8, help="candidates the cross-encoder reads")
+    parser.add_argument(
+        "--max-pairs", type=int, default=30000, help="cap on cross-encoder training pairs"
+    )
     parser.add_argument("--false-abstention", type=float, default=0.05)
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--threads", type=int, default=2)
     args = parser.parse_args(argv)
     started = time.perf_counter()
     work = args.work / ("tiny" if args.tiny else "full")
-    asked = gather(work, args.tiny)
+    asked = cached_candidates(work, args.tiny)
     digest = data_hash(asked)
     log(f"{len(asked)} questions collected (data hash {digest})")
 
@@ -464,7 +491,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     _write(args.out, first, first, policy(0.5, 0.8, args.top), None)
 
     # 2. the cross-encoder, trained on the "ce" part only
-    pairs = training_pairs(asked, first, args.seed)
+    pairs = training_pairs(asked, first, args.seed, args.max_pairs)
     clock = time.perf_counter()
     tensors = train_cross_encoder(pairs, args)
     minutes = (time.perf_counter() - clock) / 60

@@ -302,6 +302,10 @@ def ask(
     top_k: TopKOpt = None,
     mode: ModeOpt = None,
     as_of: AsOfOpt = None,
+    sources: Annotated[
+        bool,
+        typer.Option("--sources", help="Show every retrieved passage in full, not one line each."),
+    ] = False,
 ) -> None:
     """Answer a question from the indexed articles, with citations."""
     from citebot.bot.cli.ask import ask_many, ask_one
@@ -311,7 +315,7 @@ def ask(
         raise BadInputError("give a QUESTION or --questions-file, not both")
     if questions_file is None and question is None:
         raise BadInputError('give a question, e.g. citebot ask "Who is Derrick Ingram?"')
-    options = _ask_options(top_k, mode, as_of)
+    options = _ask_options(top_k, mode, as_of, sources)
     lib = _ready_library(ctx)
     if questions_file is not None:
         failed = ask_many(lib, questions_file, options)
@@ -353,7 +357,9 @@ def _ready_library(ctx: typer.Context) -> Library:
     return lib
 
 
-def _ask_options(top_k: int | None, mode: str | None, as_of: str | None) -> AskOptions:
+def _ask_options(
+    top_k: int | None, mode: str | None, as_of: str | None, sources: bool = False
+) -> AskOptions:
     """Options checked before any model or index is loaded."""
     from citebot.bot.cli.ask import AskOptions
     from citebot.index import BadInputError, parse_day
@@ -361,7 +367,9 @@ def _ask_options(top_k: int | None, mode: str | None, as_of: str | None) -> AskO
     if mode not in (None, "extractive", "llm"):
         raise BadInputError(f"--mode must be 'extractive' or 'llm', not {mode!r}")
     day = parse_day(as_of, "--as-of") if as_of is not None else None
-    return AskOptions(top_k=top_k, mode=mode, as_of=day)  # type: ignore[arg-type]
+    return AskOptions(  # type: ignore[arg-type]
+        top_k=top_k, mode=mode, as_of=day, show_passages=sources
+    )
 
 
 def _finish(report: IngestReport, json_out: bool, verb: str | None) -> None:

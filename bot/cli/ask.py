@@ -22,6 +22,7 @@ class AskOptions:
     top_k: int | None = None
     mode: Literal["extractive", "llm"] | None = None
     as_of: dt.date | None = None
+    show_passages: bool = False  # --sources: related passages in full, not one line each
 
     def ask(
         self, lib: Library, question: str, history: Sequence[Turn] = (), as_of: object = None
@@ -37,6 +38,8 @@ def answer_json(answer: Answer) -> dict:
         "question": answer.question,
         "answer": answer.text,
         "abstained": answer.abstained,
+        "answer_span": answer.answer_span,
+        "confidence": answer.confidence,
         "citations": [c.model_dump() for c in answer.citations],
         "related": [c.model_dump() for c in answer.related],
         "resolved_question": answer.resolved_question,
@@ -56,7 +59,7 @@ def ask_one(
     else:
         from citebot.bot.cli.render import render_answer
 
-        render_answer(console, answer)
+        render_answer(console, answer, show_passages=options.show_passages)
 
 
 def ask_many(lib: Library, path: Path, options: AskOptions) -> int:

@@ -63,5 +63,5 @@ def _show_sources(console: Console, answer: Answer | None) -> None:
         return
     from citebot.bot.cli.render import source_panel
 
-    for citation in answer.citations or answer.related:
+    for citation in answer.citations + answer.related:
         console.print(source_panel(citation, True))

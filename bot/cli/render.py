@@ -12,23 +12,38 @@ from rich.text import Text
 from citebot.index import Answer, ArticleInfo, Citation, IndexStatus, IngestReport
 
 
-def render_answer(console: Console, answer: Answer, *, show_passages: bool = True) -> None:
-    style = "yellow" if answer.abstained else "bold"
-    console.print(Text(answer.text, style=style))
+def render_answer(console: Console, answer: Answer, *, show_passages: bool = False) -> None:
+    """The answer, its cited sources (the cited sentence highlighted in its passage),
+    then the other retrieved passages one line each, or in full with ``show_passages``."""
+    console.print(answer_text(answer))
     if answer.resolved_question:
         console.print(Text(f"(understood as: {answer.resolved_question})", style="dim"))
     for note in answer.notes:
         console.print(Text(f"note: {note}", style="dim"))
-    sources = answer.citations or answer.related
-    if not sources:
-        return
-    heading = "Possibly related" if answer.abstained else "Sources"
-    console.print(Text(f"\n{heading}", style="bold underline"))
-    for citation in sources:
-        console.print(source_panel(citation, show_passages))
+    if answer.citations:
+        console.print(Text("\nSources", style="bold underline"))
+        for citation in answer.citations:
+            console.print(source_panel(citation, True))
+    if answer.related:
+        heading = "Possibly related" if answer.abstained else "Also retrieved"
+        console.print(Text(f"\n{heading}", style="bold underline"))
+        for citation in answer.related:
+            console.print(source_panel(citation, show_passages))
+
+
+def answer_text(answer: Answer) -> Text:
+    """The answer, its ``answer_span`` (the date, number or name asked for) in bold."""
+    text = Text(answer.text, style="yellow" if answer.abstained else "")
+    span = answer.answer_span
+    if span and not answer.abstained:
+        at = answer.text.find(span)
+        if at >= 0:
+            text.stylize("bold", at, at + len(span))
+    return text
 
 
 def source_panel(c: Citation, show_passage: bool) -> Panel | Text:
+    """A source with its passage (sentence highlighted), or its one-line heading."""
     head = Text(f"[{c.n}] ", style="bold cyan")
     head.append(c.title or c.article_id, style="bold")
     if c.published:

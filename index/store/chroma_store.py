@@ -150,8 +150,15 @@ class ChromaStore:
         if bump:
             state.generation += 1
             state.updated_at = time.time()
-        self.meta_put("state", state.to_metadata())
-        self.written_generation = state.generation
+        # Claimed before the write lands: a reader thread of this process (the bot's
+        # answer worker) that sees the new generation must know it is this process's
+        # own write, or it would reopen the store under the writer.
+        before, self.written_generation = self.written_generation, state.generation
+        try:
+            self.meta_put("state", state.to_metadata())
+        except BaseException:
+            self.written_generation = before
+            raise
         return state
 
     # ---- single records in the meta collection (state, leases) -------------------

@@ -14,7 +14,6 @@ import datetime as dt
 import time
 from collections.abc import Collection, Sequence
 from dataclasses import dataclass, replace
-from functools import lru_cache
 from typing import Any
 
 import numpy as np
@@ -34,7 +33,6 @@ from citebot.index.embed.encoders import Encoders
 from citebot.index.errors import EmptyIndexError
 from citebot.index.ingest.records import article_key
 from citebot.index.models import Answer, SearchHit, Turn
-from citebot.index.search.bm25 import terms
 from citebot.index.search.focus import Focus, time_focus
 from citebot.index.search.fusion import Candidate, Method, RetrievalConfig, diversify, retrieve
 from citebot.index.settings import Settings
@@ -162,7 +160,7 @@ class Answerer:
             sentences,
             vectors,
             snap.bm25.idf if snap.bm25 else (lambda _t: 0.0),
-            lambda key: self.article_text(snap, key),
+            lambda key: self.article_text.terms(snap, key),
         )
         titles = [passages[s.passage].meta.get("title", "") for s in sentences]
         probs = self.reader.probabilities(question, [s.text for s in sentences], matrix, titles)
@@ -204,7 +202,7 @@ class Answerer:
         return kept or cands
 
     def _article_terms(self, snap: Snapshot, article_id: str) -> set[str]:
-        return _terms_of(self.article_text(snap, article_key(article_id)))
+        return self.article_text.terms(snap, article_key(article_id))
 
     def _hit(self, snap: Snapshot, cand: Candidate) -> SearchHit:
         meta = snap.metas[cand.row]
@@ -217,11 +215,6 @@ class Answerer:
             passage=snap.texts[cand.row][meta["prefix_len"] :],
             score=cand.score,
         )
-
-
-@lru_cache(maxsize=64)
-def _terms_of(text: str) -> frozenset[str]:
-    return frozenset(terms(text))
 
 
 def _lap(start: float) -> float:

@@ -12,12 +12,14 @@ question's key terms.
 from __future__ import annotations
 
 import itertools
+from collections import OrderedDict
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
 
+from citebot.index.search.bm25 import terms
 from citebot.index.search.fusion import Candidate
 from citebot.index.store.chroma_store import ChromaStore
 from citebot.index.store.snapshot import Snapshot
@@ -161,15 +163,34 @@ class ArticleText:
     body, so joining them is enough. The row map is built once per snapshot.
     """
 
-    def __init__(self) -> None:
+    def __init__(self, cached_articles: int = 256) -> None:
         self._snap_id: tuple[Any, ...] | None = None
         self._rows: dict[str, list[int]] = {}
+        self._terms: OrderedDict[str, frozenset[str]] = OrderedDict()
+        self._cached = cached_articles
 
     def __call__(self, snap: Snapshot, article_key: str) -> str:
+        self._sync(snap)
+        return "\n".join(snap.texts[r] for r in self._rows.get(article_key, ()))
+
+    def terms(self, snap: Snapshot, article_key: str) -> frozenset[str]:
+        """The article's stemmed terms (headline included), kept for recently read articles."""
+        self._sync(snap)
+        found = self._terms.get(article_key)
+        if found is None:
+            found = frozenset(terms(self(snap, article_key)))
+            self._terms[article_key] = found
+            if len(self._terms) > self._cached:
+                self._terms.popitem(last=False)
+        else:
+            self._terms.move_to_end(article_key)
+        return found
+
+    def _sync(self, snap: Snapshot) -> None:
         ident = (id(snap), snap.build, snap.generation, len(snap.chunk_ids))
         if ident != self._snap_id:
             rows: dict[str, list[int]] = {}
             for row, meta in enumerate(snap.metas):
                 rows.setdefault(meta["article_key"], []).append(row)
             self._rows, self._snap_id = rows, ident
-        return "\n".join(snap.texts[r] for r in self._rows.get(article_key, ()))
+            self._terms.clear()

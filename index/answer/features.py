@@ -87,7 +87,7 @@ def compute(
     sentences: Sequence[Sentence],
     vectors: np.ndarray,
     idf: Callable[[str], float],
-    article_text: Callable[[str], str],
+    article_terms: Callable[[str], set[str]],
 ) -> np.ndarray:
     """A (sentences x FEATURES) matrix; also fills each ``Sentence.features``."""
     if not sentences:
@@ -98,11 +98,12 @@ def compute(
     dense = vectors @ query_vec if len(vectors) else np.zeros(len(sentences), np.float32)
     own = [set(terms(s.text)) for s in sentences]
     covers = [coverage(weights, t) for t in own]
+    where = {(s.passage, s.number): i for i, s in enumerate(sentences)}
     passage_terms = [set(terms(p.text)) for p in passages]
     article_missing: dict[str, float] = {}
     for p in passages:
         if p.article_key not in article_missing:
-            present = set(terms(p.meta.get("title", "") + "\n" + article_text(p.article_key)))
+            present = article_terms(p.article_key) | set(terms(p.meta.get("title", "")))
             article_missing[p.article_key] = 1.0 - coverage(weights, present)
     top_score = max((p.score for p in passages), default=1.0) or 1.0
     best_dense = float(dense.max())
@@ -110,12 +111,10 @@ def compute(
     rows = []
     for i, s in enumerate(sentences):
         p = passages[s.passage]
-        context = own[i] | set(terms(s.previous)) | set(terms(s.following))
-        coref = (
-            coverage(weights, set(terms(s.previous)))
-            if s.previous and _PRONOUN_START.match(s.text)
-            else 0.0
-        )
+        before = _neighbour(own, where, s.passage, s.number - 1, s.previous)
+        after = _neighbour(own, where, s.passage, s.number + 1, s.following)
+        context = own[i] | before | after
+        coref = coverage(weights, before) if before and _PRONOUN_START.match(s.text) else 0.0
         has_kind = supplies(kind, s.text, question) if kind else False
         values = {
             "dense": float(dense[i]),
@@ -140,3 +139,13 @@ def compute(
         s.features = values
         rows.append([values[name] for name in FEATURES])
     return np.asarray(rows, np.float32)
+
+
+def _neighbour(
+    own: Sequence[set[str]], where: dict[tuple[int, int], int], passage: int, number: int, text: str
+) -> set[str]:
+    """Terms of a neighbouring sentence: already computed when it is a candidate."""
+    if not text:
+        return set()
+    i = where.get((passage, number))
+    return own[i] if i is not None else set(terms(text))

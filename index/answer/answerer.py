@@ -58,7 +58,7 @@ class Answerer:
         self.encoders = encoders
         self.retrieval = RetrievalConfig()
         self.reader = Reader()
-        self.article_text = ArticleText()
+        self.article_terms = ArticleText()
         self._llm: Any = None
 
     @property
@@ -160,7 +160,7 @@ class Answerer:
             sentences,
             vectors,
             snap.bm25.idf if snap.bm25 else (lambda _t: 0.0),
-            lambda key: self.article_text.terms(snap, key),
+            lambda key: self.article_terms.terms(snap, key),
         )
         titles = [passages[s.passage].meta.get("title", "") for s in sentences]
         probs = self.reader.probabilities(question, [s.text for s in sentences], matrix, titles)
@@ -202,7 +202,7 @@ class Answerer:
         return kept or cands
 
     def _article_terms(self, snap: Snapshot, article_id: str) -> set[str]:
-        return self.article_text.terms(snap, article_key(article_id))
+        return self.article_terms.terms(snap, article_key(article_id))
 
     def _hit(self, snap: Snapshot, cand: Candidate) -> SearchHit:
         meta = snap.metas[cand.row]

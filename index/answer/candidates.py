@@ -61,6 +61,7 @@ class Sentence:
 
 def passages_from(snap: Snapshot, candidates: Sequence[Candidate]) -> list[Passage]:
     """Passages in retrieval order; a chunk overlapping an earlier one of its article joins it."""
+    snap.prefetch(c.row for c in candidates)
     out: list[Passage] = []
     for cand in candidates:
         meta = snap.metas[cand.row]
@@ -108,14 +109,8 @@ def sentences_of(
     store: ChromaStore, build: str, passages: Sequence[Passage]
 ) -> tuple[list[Sentence], np.ndarray]:
     """Every sentence of the passages with its index-time vector (one store round trip)."""
-    wanted: set[str] = set()
-    for p in passages:
-        for chunk_id in p.chunk_ids:
-            wanted.add(chunk_id)
-            base, _, number = chunk_id.rpartition("-")
-            if int(number) > 0:  # a shared sentence is stored with the earlier chunk
-                wanted.add(f"{base}-{int(number) - 1}")
-    metas, vectors = store.sentence_vectors(build, sorted(wanted))
+    wanted = sorted({chunk_id for p in passages for chunk_id in p.chunk_ids})
+    metas, vectors = store.sentence_vectors(build, wanted)
     by_key = {(m["article_key"], int(m["sentence"])): i for i, m in enumerate(metas)}
     sentences: list[Sentence] = []
     rows: list[int] = []
@@ -156,41 +151,30 @@ def is_heading(text: str) -> bool:
 
 
 class ArticleText:
-    """Whole-article text by article key, from the snapshot's chunks.
+    """Whole-article terms by article key, kept for recently read articles.
 
     Grounding asks whether a key term of the question occurs anywhere in the
-    cited article, not only in the retrieved passage; the chunks hold the whole
-    body, so joining them is enough. The row map is built once per snapshot.
+    cited article, not only in the retrieved passage. The snapshot holds every
+    chunk, so one lookup gives the whole body; the term sets of the last few
+    hundred articles read are kept until the snapshot changes.
     """
 
     def __init__(self, cached_articles: int = 256) -> None:
         self._snap_id: tuple[Any, ...] | None = None
-        self._rows: dict[str, list[int]] = {}
         self._terms: OrderedDict[str, frozenset[str]] = OrderedDict()
         self._cached = cached_articles
 
-    def __call__(self, snap: Snapshot, article_key: str) -> str:
-        self._sync(snap)
-        return "\n".join(snap.texts[r] for r in self._rows.get(article_key, ()))
-
     def terms(self, snap: Snapshot, article_key: str) -> frozenset[str]:
-        """The article's stemmed terms (headline included), kept for recently read articles."""
-        self._sync(snap)
+        ident = (id(snap), snap.build, snap.generation)
+        if ident != self._snap_id:
+            self._terms.clear()
+            self._snap_id = ident
         found = self._terms.get(article_key)
         if found is None:
-            found = frozenset(terms(self(snap, article_key)))
+            found = frozenset(terms(snap.article_text(article_key)))
             self._terms[article_key] = found
             if len(self._terms) > self._cached:
                 self._terms.popitem(last=False)
         else:
             self._terms.move_to_end(article_key)
         return found
-
-    def _sync(self, snap: Snapshot) -> None:
-        ident = (id(snap), snap.build, snap.generation, len(snap.chunk_ids))
-        if ident != self._snap_id:
-            rows: dict[str, list[int]] = {}
-            for row, meta in enumerate(snap.metas):
-                rows.setdefault(meta["article_key"], []).append(row)
-            self._rows, self._snap_id = rows, ident
-            self._terms.clear()

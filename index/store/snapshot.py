@@ -548,6 +548,21 @@ class Snapshot:
             ).fetchall()
         return {cid: row for cid, row in found if row < self.size}
 
+    def article_text(self, article_key: str) -> str:
+        """One article's chunk texts (headline prefix included), joined in chunk order.
+
+        The answer reader grounds a question's key terms in the whole cited
+        article; one indexed lookup, however large the archive."""
+        if self.cache is None:
+            return ""
+        with self.cache.lock:
+            found = self.cache.db.execute(
+                "SELECT c.row, c.text FROM chunks c JOIN articles a ON c.art = a.idx "
+                "WHERE a.key = ? ORDER BY c.row",
+                (article_key,),
+            ).fetchall()
+        return "\n".join(text for row, text in found if row < self.size)
+
     def prefetch(self, rows: Iterable[int]) -> None:
         """Load these rows' texts and metadata in one query (before reading them one by one)."""
         self._load_rows([r for r in set(rows) if r not in self._rows])

@@ -14,6 +14,7 @@ import datetime as dt
 import time
 from collections.abc import Collection, Sequence
 from dataclasses import dataclass, replace
+from functools import cached_property
 from typing import Any
 
 import numpy as np
@@ -161,12 +162,21 @@ class Answerer:
             vectors,
             snap.bm25.idf if snap.bm25 else (lambda _t: 0.0),
             lambda key: self.article_terms.terms(snap, key),
+            self.word_vectors,
         )
         titles = [passages[s.passage].meta.get("title", "") for s in sentences]
         probs = self.reader.probabilities(question, [s.text for s in sentences], matrix, titles)
         for s, p in zip(sentences, probs, strict=True):
             s.probability = float(p)
         return Reading(passages, sentences, matrix, titles, len(focus.excluded))
+
+    @cached_property
+    def word_vectors(self) -> features.WordVectors | None:
+        """The embedding model's input word vectors (None for a model without numpy)."""
+        encoder = self.encoders.numpy
+        if encoder is None:
+            return None
+        return features.WordVectors(encoder.counter, encoder.w["embeddings.word_embeddings.weight"])
 
     def llm(self) -> Any:
         """The configured LLM client, created once (ConfigError if CITEBOT_LLM is unset)."""

@@ -37,7 +37,8 @@ class Passage:
     text: str  # article body slice, without the headline prefix
     first_sentence: int
     last_sentence: int  # exclusive
-    score: float
+    score: float  # fused retrieval score (relative: the best passage scores highest)
+    dense: float = 0.0  # the chunk's cosine to the query (absolute)
 
     @property
     def end(self) -> int:
@@ -87,6 +88,7 @@ def passages_from(snap: Snapshot, candidates: Sequence[Candidate]) -> list[Passa
                     first_sentence=first,
                     last_sentence=last,
                     score=cand.score,
+                    dense=cand.dense,
                 )
             )
     return out

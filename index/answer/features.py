@@ -22,6 +22,7 @@ from __future__ import annotations
 import math
 import re
 from collections.abc import Callable, Sequence
+from typing import Any
 
 import numpy as np
 
@@ -49,9 +50,14 @@ FEATURES: tuple[str, ...] = (
     "best_dense",
     "cover",
     "cover_context",
+    "soft_cover",
     "cover_passage",
     "best_cover",
     "missing_in_article",
+    "best_grounding",
+    "rarest_term",
+    "chunk_dense",
+    "best_chunk_dense",
     "coref",
     "novelty",
     "heading",
@@ -63,6 +69,67 @@ FEATURES: tuple[str, ...] = (
     "kind_missing",
     *(f"supplies_{k}" for k in KIND_NAMES),
 )
+
+
+_WORD = re.compile(r"[^\W_]+", re.UNICODE)
+
+
+class WordVectors:
+    """Static word vectors from the embedding model's input layer, for soft grounding.
+
+    "Who designed the bridge?" is answered by "the architect of the bridge was";
+    exact terms miss that, the model's own word-piece embeddings (the mean over a
+    word's pieces) put such words close. Free: the matrix is already loaded by the
+    query encoder; vectors of recently seen words are kept.
+    """
+
+    def __init__(self, tokenizer: Any, matrix: np.ndarray, cached: int = 20000) -> None:
+        self.tokenizer = tokenizer
+        self.matrix = matrix
+        self._known: dict[str, np.ndarray] = {}
+        self._cached = cached
+
+    def __call__(self, words: Sequence[str]) -> np.ndarray:
+        missing = [w for w in dict.fromkeys(words) if w not in self._known]
+        if missing:
+            if len(self._known) + len(missing) > self._cached:
+                self._known.clear()
+            encoded = self.tokenizer.encode_batch(missing, add_special_tokens=False)
+            for word, enc in zip(missing, encoded, strict=True):
+                vec = self.matrix[enc.ids].mean(axis=0) if enc.ids else self.matrix[0]
+                self._known[word] = vec / (np.linalg.norm(vec) or 1.0)
+        if not words:
+            return np.zeros((0, self.matrix.shape[1]), np.float32)
+        return np.stack([self._known[w] for w in words]).astype(np.float32)
+
+
+SOFT_MATCH = 0.45  # a static-embedding cosine under this is no match at all
+
+
+def soft_coverage(
+    weights: dict[str, float],
+    asked: dict[str, list[str]],
+    sentence_terms: set[str],
+    sentence_words: Sequence[str],
+    vectors: WordVectors | None,
+) -> float:
+    """Like ``coverage``, but a key term missing from the sentence counts by its closest
+    word's similarity (scaled from SOFT_MATCH..1 to 0..1)."""
+    total = sum(weights.values())
+    if not total:
+        return 0.0
+    got = 0.0
+    missing = [t for t in weights if t not in sentence_terms]
+    got = sum(w for t, w in weights.items() if t in sentence_terms)
+    if missing and vectors is not None and sentence_words:
+        own = vectors(list(sentence_words))
+        for term in missing:
+            words = asked.get(term)
+            if not words:
+                continue
+            best = float((vectors(words) @ own.T).max())
+            got += weights[term] * max(0.0, (best - SOFT_MATCH) / (1 - SOFT_MATCH))
+    return got / total
 
 
 def key_terms(question: str, idf: Callable[[str], float]) -> dict[str, float]:
@@ -88,11 +155,16 @@ def compute(
     vectors: np.ndarray,
     idf: Callable[[str], float],
     article_terms: Callable[[str], set[str]],
+    word_vectors: WordVectors | None = None,
 ) -> np.ndarray:
     """A (sentences x FEATURES) matrix; also fills each ``Sentence.features``."""
     if not sentences:
         return np.zeros((0, len(FEATURES)), np.float32)
     weights = key_terms(question, idf)
+    asked: dict[str, list[str]] = {}
+    for word in _WORD.findall(question.lower()):
+        for term in terms(word):
+            asked.setdefault(term, []).append(word)
     q_terms = set(terms(question))
     kind = question_kind(question)
     dense = vectors @ query_vec if len(vectors) else np.zeros(len(sentences), np.float32)
@@ -106,6 +178,9 @@ def compute(
             present = article_terms(p.article_key) | set(terms(p.meta.get("title", "")))
             article_missing[p.article_key] = 1.0 - coverage(weights, present)
     top_score = max((p.score for p in passages), default=1.0) or 1.0
+    best_grounding = 1.0 - min(article_missing.values(), default=1.0)
+    best_chunk_dense = max((p.dense for p in passages), default=0.0)
+    rarest = max(weights, key=lambda term: weights[term]) if weights else None
     best_dense = float(dense.max())
     best_cover = max(covers)
     rows = []
@@ -122,9 +197,16 @@ def compute(
             "best_dense": best_dense,
             "cover": covers[i],
             "cover_context": coverage(weights, context),
+            "soft_cover": soft_coverage(
+                weights, asked, own[i], _content_words(s.text), word_vectors
+            ),
             "cover_passage": coverage(weights, passage_terms[s.passage]),
             "best_cover": best_cover,
             "missing_in_article": article_missing[p.article_key],
+            "best_grounding": best_grounding,
+            "rarest_term": float(rarest is not None and rarest in context),
+            "chunk_dense": p.dense,
+            "best_chunk_dense": best_chunk_dense,
             "coref": coref,
             "novelty": novelty(q_terms, own[i]),
             "heading": float(not s.text.rstrip().endswith(_HEADING_END)),
@@ -149,3 +231,15 @@ def _neighbour(
         return set()
     i = where.get((passage, number))
     return own[i] if i is not None else set(terms(text))
+
+
+def _content_words(text: str) -> list[str]:
+    return [w for w in _WORD.findall(text.lower()) if len(w) > 2 and w not in _STOP]
+
+
+_STOP = frozenset(
+    """the and for are but not you all any can had her was one our out has his how its
+    may new now old see two way who did get him let put say she too use with that this
+    from they will have been were said than then them what when which while would there
+    their about after also into more most other some such only over""".split()
+)

@@ -59,9 +59,10 @@ def _runner(name: str, quick: bool, work: Path, max_questions: int | None) -> Ca
 
 
 def _previous(path: Path, quick: bool, wanted: Sequence[str]) -> dict[str, Any]:
-    """Earlier results of the same mode, so re-running one bench keeps the others' sections."""
+    """Earlier results of the same mode, so re-running some benches keeps the others'
+    sections (``all`` keeps the scale section, which it does not run)."""
     fresh: dict[str, Any] = {"errors": {}}
-    if set(wanted) >= set(IN_ALL) or not path.exists():
+    if not path.exists():
         return fresh
     try:
         old = json.loads(path.read_text(encoding="utf-8"))
@@ -70,6 +71,8 @@ def _previous(path: Path, quick: bool, wanted: Sequence[str]) -> dict[str, Any]:
     if old.get("quick") != quick:
         return fresh
     old.setdefault("errors", {})
+    for name in wanted:  # what runs now starts fresh
+        old.pop("discord_load" if name == "discord" else name, None)
     return old
 
 

@@ -165,7 +165,7 @@ class Answerer:
             self.word_vectors,
         )
         titles = [passages[s.passage].meta.get("title", "") for s in sentences]
-        probs = self.reader.probabilities(question, [s.text for s in sentences], matrix, titles)
+        probs = self.reader.probabilities(matrix)
         for s, p in zip(sentences, probs, strict=True):
             s.probability = float(p)
         return Reading(passages, sentences, matrix, titles, len(focus.excluded))

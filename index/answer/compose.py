@@ -39,7 +39,7 @@ def compose(
 ) -> Answer:
     ranked = sorted(sentences, key=lambda s: -s.probability)
     best = ranked[0] if ranked else None
-    if best is None or best.probability < policy.abstain_below - policy.close_call:
+    if best is None or best.probability < policy.abstain_below * policy.close_call:
         return _abstain(question, passages, sentences, resolved)
     if best.probability < policy.abstain_below:
         return _close_call(question, passages, sentences, best, resolved)

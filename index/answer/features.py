@@ -2,8 +2,8 @@
 
 Three families, each measured on the dev splits (see the reader's model card):
 
-* **meaning**: the question–sentence cosine of the embedding model, and the
-  learned cross-encoder's logit (added by the reader);
+* **meaning**: the question–sentence and question–passage cosines of the
+  embedding model, and the passage's retrieval rank and score;
 * **grounding**: how much of the question's rare vocabulary (names, numbers,
   rare words, idf-weighted) the sentence covers, alone, with its neighbours,
   and whether any key term is missing from the whole article — a question
@@ -11,6 +11,8 @@ Three families, each measured on the dev splits (see the reader's model card):
   mentions one, however close its sentences are;
 * **answer kind**: a "when" question wants a date the question lacks, "why" a
   reason, "how many" a number, "where" a place...
+* **discourse**: a pronoun-led sentence after one that names the question's
+  subject, a quoted reply, and how much a sentence only restates the question.
 
 Question-level values (the best cover and cosine among all candidates) let
 the reader lower every sentence's probability when nothing fits: that is
@@ -41,6 +43,8 @@ _FRAME = frozenset(
         give gave include includes including happen happens known whether"""
     )
 )
+# A quoted reply ('"Absolutely not," he stressed.') answers "how did X respond".
+_QUOTE = re.compile(r"[\"\u201c\u201d]")
 _PRONOUN_START = re.compile(r"^(?:He|She|They|His|Her|Their|It|Its|This|These|That|Those)\b")
 _HEADING_END = (".", "!", "?", '"', "”", "'", "’", ")")
 
@@ -59,6 +63,10 @@ FEATURES: tuple[str, ...] = (
     "chunk_dense",
     "best_chunk_dense",
     "coref",
+    "cover_before",
+    "cover_after",
+    "restates",
+    "quote",
     "novelty",
     "heading",
     "lead_sentence",
@@ -191,6 +199,7 @@ def compute(
         context = own[i] | before | after
         coref = coverage(weights, before) if before and _PRONOUN_START.match(s.text) else 0.0
         has_kind = supplies(kind, s.text, question) if kind else False
+        new = novelty(q_terms, own[i])
         values = {
             "dense": float(dense[i]),
             "dense_gap": float(dense[i]) - best_dense,
@@ -208,7 +217,11 @@ def compute(
             "chunk_dense": p.dense,
             "best_chunk_dense": best_chunk_dense,
             "coref": coref,
-            "novelty": novelty(q_terms, own[i]),
+            "cover_before": coverage(weights, before),
+            "cover_after": coverage(weights, after),
+            "restates": covers[i] * (1.0 - new),
+            "quote": float(bool(_QUOTE.search(s.text))),
+            "novelty": new,
             "heading": float(not s.text.rstrip().endswith(_HEADING_END)),
             "lead_sentence": float(s.number == 0),
             "passage_rank": 1.0 / (1 + p.rank),

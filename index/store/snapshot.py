@@ -445,9 +445,19 @@ class SegmentedBM25:
         return out
 
     def idf(self, term: str) -> float:
-        """Rough term rarity (0 for unknown terms), used to weigh lexical overlap."""
+        """Rough term rarity (0 for unknown terms), used to weigh lexical overlap.
+
+        Counted as if the index held at least ``RARITY_MIN_CHUNKS`` chunks: in a
+        one-article index every term of the article is in most chunks, so its
+        plain idf is ~0 and a question's words the article lacks ("Which news
+        outlet revealed...") outweighed all it has (seed answerable questions
+        abstained). Indexes of that size or more are unaffected.
+        """
         df = self._dfs([term])[term]
-        return idf_of(df, self.n) if df else 0.0
+        return idf_of(df, max(self.n, RARITY_MIN_CHUNKS)) if df else 0.0
+
+
+RARITY_MIN_CHUNKS = 1000
 
 
 class _Rows:

@@ -8,7 +8,7 @@ from citebot.index.answer.candidates import Passage, Sentence
 from citebot.index.answer.compose import ABSTAIN_TEXT, CLOSE_CALL_TEXT, compose
 from citebot.index.answer.reader import Policy
 
-POLICY = Policy(abstain_below=0.5, close_call=0.1, second_sentence=0.7, cross_encoder_top=8)
+POLICY = Policy(abstain_below=0.5, close_call=0.8, second_sentence=0.7)
 
 
 def _passages() -> list[Passage]:

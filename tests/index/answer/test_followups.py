@@ -56,7 +56,7 @@ def _ask_pair(lib: Library, turns: list[str]):
 
 @pytest.fixture(scope="module")
 def seed_library(tmp_path_factory: pytest.TempPathFactory, make_library: LibraryFactory) -> Library:
-    lib = make_library(data_dir=tmp_path_factory.mktemp("followup-seed"))
+    lib = make_library(tmp_path_factory.mktemp("followup-seed"))
     lib.ingest([str(SEED)])
     return lib
 
@@ -85,7 +85,7 @@ def news_library(tmp_path_factory: pytest.TempPathFactory, make_library: Library
         a for a in dataset.articles if a.id not in wanted
     ][:20]
     folder = tmp_path_factory.mktemp("followup-news")
-    lib = make_library(data_dir=folder / "data")
+    lib = make_library(folder)
     lib.ingest([str(dataset.write_articles(folder / "rtqa")), str(bbc / "tech")])
     return lib
 

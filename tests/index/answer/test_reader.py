@@ -35,7 +35,7 @@ def library(tmp_path_factory: pytest.TempPathFactory, make_library: LibraryFacto
     write_article(folder, "bridge.txt", "Harbour bridge opens in Ostholm", BRIDGE)
     write_article(folder, "orchard.txt", "Frost ruins apple harvest", ORCHARD)
     write_article(folder, "comet.txt", "New comet spotted from Corvel", TELESCOPE)
-    lib = make_library(data_dir=tmp_path_factory.mktemp("reader-data"))
+    lib = make_library(tmp_path_factory.mktemp("reader-data"))
     lib.ingest([str(folder)])
     return lib
 

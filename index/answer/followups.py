@@ -3,7 +3,7 @@
 "Why are they doing it?" only makes sense after "Which company is replacing 14
 million power cables?". A question that leans on the conversation (a pronoun,
 "that", no subject of its own) is answered from the articles the previous
-answer cited, unless it names something new — a name or rare word those
+answer cited, unless it names something new — a name or number those
 articles never mention starts a new topic. Its retrieval query borrows the
 last question's content words so the right passages come back; the reader
 still scores sentences against the question as asked.
@@ -79,7 +79,14 @@ def _names_something_new(
     known: set[str] = set()
     for article_id in article_ids:
         known |= article_terms(article_id)
-    words = [w for w in content_words(question) if w.lower() not in _QUESTION_WORDS]
+    # Names and numbers start a new topic; a plain word ("How many did he eat?")
+    # is more often a paraphrase than a new subject.
+    words = [
+        w
+        for i, w in enumerate(_WORD.findall(question))
+        if w.lower() not in _QUESTION_WORDS
+        and w.lower() not in STOPWORDS
+        and (w[0].isdigit() or (w[0].isupper() and i > 0))
+    ]
     asked = {t for w in words for t in terms(w)}
-    generic = set(terms("do doing done make made happen happened say said think mean"))
-    return bool(asked - known - generic)
+    return bool(asked - known)

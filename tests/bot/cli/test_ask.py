@@ -159,7 +159,8 @@ def test_injection_in_the_question_cannot_leak_the_prompt(
     rules = [line[3:] for line in system.splitlines() if line[:1].isdigit()]
     assert rules and not any(rule[:40] in out["answer"] for rule in rules)
     assert any("echoed the prompt" in note for note in out["notes"])
-    assert out["citations"]
+    assert out["mode"] != "llm"  # the extractive answer (cited, or an abstention) instead
+    assert out["citations"] or out["abstained"]
 
 
 def test_an_obedient_answer_with_a_real_citation_is_kept(

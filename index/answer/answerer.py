@@ -167,7 +167,7 @@ class Answerer:
             passages,
             sentences,
             vectors,
-            snap.bm25.idf if snap.bm25 else (lambda _t: 0.0),
+            snap.bm25.rarity if snap.bm25 else (lambda _t: 0.0),
             lambda key: self.article_terms.terms(snap, key),
             self.word_vectors,
         )

@@ -445,13 +445,18 @@ class SegmentedBM25:
         return out
 
     def idf(self, term: str) -> float:
-        """Rough term rarity (0 for unknown terms), used to weigh lexical overlap.
+        """BM25 idf of ``term`` (0 for unknown terms)."""
+        df = self._dfs([term])[term]
+        return idf_of(df, self.n) if df else 0.0
 
-        Counted as if the index held at least ``RARITY_MIN_CHUNKS`` chunks: in a
-        one-article index every term of the article is in most chunks, so its
+    def rarity(self, term: str) -> float:
+        """How rare ``term`` is (0 for unknown terms), used to weigh lexical overlap.
+
+        The idf counted as if the index held at least ``RARITY_MIN_CHUNKS`` chunks:
+        in a one-article index every term of the article is in most chunks, so its
         plain idf is ~0 and a question's words the article lacks ("Which news
         outlet revealed...") outweighed all it has (seed answerable questions
-        abstained). Indexes of that size or more are unaffected.
+        abstained). Indexes of that size or more get the plain idf.
         """
         df = self._dfs([term])[term]
         return idf_of(df, max(self.n, RARITY_MIN_CHUNKS)) if df else 0.0

@@ -71,8 +71,6 @@ def _previous(path: Path, quick: bool, wanted: Sequence[str]) -> dict[str, Any]:
     if old.get("quick") != quick:
         return fresh
     old.setdefault("errors", {})
-    for name in wanted:  # what runs now starts fresh
-        old.pop("discord_load" if name == "discord" else name, None)
     return old
 
 

@@ -52,9 +52,6 @@ class Reading:
     left_out: int  # articles left out (as-of date, exclude)
 
 
-FOLLOW_UP_BAR = 0.5  # share of the abstention threshold a follow-up must reach
-
-
 class Answerer:
     def __init__(self, settings: Settings, store: ChromaStore, encoders: Encoders) -> None:
         self.settings = settings
@@ -116,13 +113,9 @@ class Answerer:
         timings["read"] = _lap(clock)
         clock = time.perf_counter()
         resolved = plan.query if plan.query != question else None
-        policy = self.policy
-        if plan.stay_with:
-            # "Who is he?" has no key term of its own, so the grounding evidence that
-            # lets the reader abstain is empty and its probabilities run low; the
-            # topic is the one the previous answer cited, so the bar is lowered.
-            policy = replace(policy, abstain_below=policy.abstain_below * FOLLOW_UP_BAR)
-        answer = compose(question, reading.passages, reading.sentences, policy, resolved=resolved)
+        answer = compose(
+            question, reading.passages, reading.sentences, self.policy, resolved=resolved
+        )
         if as_of is not None:
             answer.as_of = as_of.isoformat()
             if reading.left_out:

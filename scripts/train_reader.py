@@ -83,7 +83,6 @@ class Asked:
     answerable: bool
     answers: list[str]
     texts: list[str]
-    titles: list[str]
     labels: list[int]
     matrix: np.ndarray
 
@@ -139,7 +138,6 @@ def collect(
                 answerable=answerable and q.answerable,
                 answers=list(q.answers),
                 texts=[s.text for s in reading.sentences],
-                titles=reading.titles,
                 labels=labels,
                 matrix=reading.matrix,
             )
@@ -210,49 +208,26 @@ def cached_candidates(work: Path, tiny: bool) -> list[Asked]:
     return asked
 
 
-def _features() -> tuple[str, ...]:
-    from citebot.index.answer.features import FEATURES
-
-    return FEATURES
+# --------------------------------------------------------------------------- ranker
 
 
-# --------------------------------------------------------------------------- combiners
-
-
-def _design(asked: Sequence[Asked], names: Sequence[str]) -> tuple[np.ndarray, np.ndarray]:
-    rows, labels = [], []
-    for a in asked:
-        if not a.texts:
-            continue
-        rows.append(_columns(a, names))
-        labels.extend(a.labels)
-    return np.concatenate(rows), np.asarray(labels)
-
-
-def _columns(a: Asked, names: Sequence[str]) -> np.ndarray:
-    columns = {name: a.matrix[:, i] for i, name in enumerate(_features())}
-    return np.stack([columns[n] for n in names], axis=1)
-
-
-def fit_combiner(
-    asked: Sequence[Asked], names: Sequence[str], c: float, news_weight: float = 1.0
-) -> dict[str, Any]:
-    """Logistic regression over ``names``; news questions' candidates weigh ``news_weight``."""
+def fit_combiner(asked: Sequence[Asked], c: float, news_weight: float = 1.0) -> dict[str, Any]:
+    """Logistic regression over FEATURES; news questions' candidates weigh ``news_weight``."""
     from sklearn.linear_model import LogisticRegression
 
-    x, y = _design(asked, names)
+    from citebot.index.answer.features import FEATURES
+
+    rows = [a for a in asked if a.texts]
+    x = np.concatenate([a.matrix for a in rows])
+    y = np.concatenate([a.labels for a in rows])
     weights = np.concatenate(
-        [
-            np.full(len(a.texts), news_weight if a.source.startswith("rtqa") else 1.0)
-            for a in asked
-            if a.texts
-        ]
+        [np.full(len(a.texts), news_weight if a.source.startswith("rtqa") else 1.0) for a in rows]
     )
     mean, scale = x.mean(axis=0), x.std(axis=0) + 1e-6
     model = LogisticRegression(C=c, max_iter=5000)
     model.fit((x - mean) / scale, y, sample_weight=weights)
     return {
-        "names": list(names),
+        "names": list(FEATURES),
         "weights": [round(float(w), 6) for w in model.coef_[0]],
         "bias": round(float(model.intercept_[0]), 6),
         "mean": [round(float(m), 6) for m in mean],
@@ -261,10 +236,10 @@ def fit_combiner(
 
 
 def probabilities(a: Asked, spec: dict[str, Any]) -> np.ndarray:
-    if not a.texts:
-        return np.zeros(0)
-    x = (_columns(a, spec["names"]) - np.asarray(spec["mean"])) / np.asarray(spec["scale"])
-    return 1.0 / (1.0 + np.exp(-(x @ np.asarray(spec["weights"]) + spec["bias"])))
+    """The shipped runtime's probabilities for ``a``'s candidates under ``spec``."""
+    from citebot.index.answer.reader import Combiner
+
+    return Combiner.from_spec(spec).probabilities(a.matrix)
 
 
 # --------------------------------------------------------------------------- metrics
@@ -368,7 +343,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     held_part = [a for a in asked if a.part == "held"]
     log(f"{len(asked)} questions collected (data hash {digest})")
 
-    ranker = fit_combiner(fit_part, _features(), c=args.c, news_weight=args.news_weight)
+    ranker = fit_combiner(fit_part, c=args.c, news_weight=args.news_weight)
     threshold, second = calibrate(held_part, ranker, args.false_abstention)
     _write(args.out, ranker, policy(threshold, second, args.close_call))
     metrics = evaluate(held_part, ranker, threshold, second)

@@ -48,7 +48,6 @@ class Reading:
     passages: list[Passage]
     sentences: list[Sentence]
     matrix: np.ndarray  # features.FEATURES per sentence
-    titles: list[str]
     left_out: int  # articles left out (as-of date, exclude)
 
 
@@ -164,11 +163,10 @@ class Answerer:
             lambda key: self.article_terms.terms(snap, key),
             self.word_vectors,
         )
-        titles = [passages[s.passage].meta.get("title", "") for s in sentences]
         probs = self.reader.probabilities(matrix)
         for s, p in zip(sentences, probs, strict=True):
             s.probability = float(p)
-        return Reading(passages, sentences, matrix, titles, len(focus.excluded))
+        return Reading(passages, sentences, matrix, len(focus.excluded))
 
     @cached_property
     def word_vectors(self) -> features.WordVectors | None:

@@ -14,7 +14,7 @@ from __future__ import annotations
 import itertools
 from collections import OrderedDict
 from collections.abc import Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
@@ -56,7 +56,6 @@ class Sentence:
     text: str
     previous: str = ""  # neighbouring sentences in the same passage ("" at its edges)
     following: str = ""
-    features: dict[str, float] = field(default_factory=dict)
     probability: float = 0.0  # the reader's P(this sentence answers the question)
 
 

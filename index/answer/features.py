@@ -165,7 +165,7 @@ def compute(
     article_terms: Callable[[str], set[str]],
     word_vectors: WordVectors | None = None,
 ) -> np.ndarray:
-    """A (sentences x FEATURES) matrix; also fills each ``Sentence.features``."""
+    """A (sentences x FEATURES) matrix."""
     if not sentences:
         return np.zeros((0, len(FEATURES)), np.float32)
     weights = key_terms(question, idf)
@@ -231,7 +231,6 @@ def compute(
             "kind_missing": float(kind is not None and not has_kind),
             **{f"supplies_{k}": float(kind == k and has_kind) for k in KIND_NAMES},
         }
-        s.features = values
         rows.append([values[name] for name in FEATURES])
     return np.asarray(rows, np.float32)
 

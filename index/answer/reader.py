@@ -43,17 +43,37 @@ def reader_dir() -> Path:
 
 @dataclass(frozen=True)
 class Combiner:
-    """Logistic weights over named features (missing names weigh nothing)."""
+    """Logistic weights over standardised feature columns (``columns`` index FEATURES)."""
 
-    names: tuple[str, ...]
+    columns: np.ndarray
     weights: np.ndarray
     bias: float
     mean: np.ndarray
     scale: np.ndarray
 
-    def logits(self, columns: dict[str, np.ndarray], n: int) -> np.ndarray:
-        x = np.stack([columns.get(name, np.zeros(n, np.float32)) for name in self.names], axis=1)
-        return ((x - self.mean) / self.scale) @ self.weights + self.bias
+    @classmethod
+    def from_spec(cls, spec: dict) -> Combiner:
+        """From the JSON ``scripts/train_reader.py`` writes (feature names, weights...)."""
+        unknown = [name for name in spec["names"] if name not in FEATURES]
+        if unknown:
+            raise MissingDependencyError(
+                f"the answer reader's weights name unknown features ({', '.join(unknown)}); "
+                "reinstall citebot or run scripts/train_reader.py"
+            )
+        return cls(
+            columns=np.asarray([FEATURES.index(name) for name in spec["names"]]),
+            weights=np.asarray(spec["weights"], np.float32),
+            bias=float(spec["bias"]),
+            mean=np.asarray(spec["mean"], np.float32),
+            scale=np.asarray(spec["scale"], np.float32),
+        )
+
+    def probabilities(self, matrix: np.ndarray) -> np.ndarray:
+        """P(answers) for each row of ``matrix`` (a FEATURES matrix)."""
+        if len(matrix) == 0:
+            return np.zeros(0, np.float32)
+        x = (matrix[:, self.columns] - self.mean) / self.scale
+        return _sigmoid(x @ self.weights + self.bias)
 
 
 @dataclass(frozen=True)
@@ -84,7 +104,7 @@ class Reader:
 
     @cached_property
     def ranker(self) -> Combiner:
-        return _combiner(self.config["ranker"])
+        return Combiner.from_spec(self.config["ranker"])
 
     @cached_property
     def policy(self) -> Policy:
@@ -92,22 +112,7 @@ class Reader:
 
     def probabilities(self, matrix: np.ndarray) -> np.ndarray:
         """P(answers) for each candidate (rows of ``matrix`` follow ``FEATURES``)."""
-        n = len(matrix)
-        if n == 0:
-            return np.zeros(0, np.float32)
-        columns = {name: matrix[:, i] for i, name in enumerate(FEATURES)}
-        return _sigmoid(self.ranker.logits(columns, n))
-
-
-def _combiner(spec: dict) -> Combiner:
-    names = tuple(spec["names"])
-    return Combiner(
-        names=names,
-        weights=np.asarray(spec["weights"], np.float32),
-        bias=float(spec["bias"]),
-        mean=np.asarray(spec.get("mean", [0.0] * len(names)), np.float32),
-        scale=np.asarray(spec.get("scale", [1.0] * len(names)), np.float32),
-    )
+        return self.ranker.probabilities(matrix)
 
 
 def _sigmoid(x: np.ndarray) -> np.ndarray:

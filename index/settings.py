@@ -45,6 +45,10 @@ class Settings(BaseSettings):
     chunk_tokens: int = Field(default=200, ge=32, le=256)
     chunk_overlap_sentences: int = Field(default=1, ge=0, le=3)
     embed_batch_size: int = Field(default=64, ge=1, le=1024)
+    embed_precision: Literal["auto", "float32", "bfloat16"] = Field(
+        default="auto",
+        description="bulk encoding: 'auto' uses bfloat16 where the CPU has it in hardware",
+    )
     chroma_url: str | None = None
     collection_prefix: str = "citebot"
     bundled_articles: Path = Field(default_factory=bundled_articles_dir)

@@ -15,16 +15,24 @@ import numpy as np
 
 from citebot.index.embed.model_files import resolve_model
 from citebot.index.embed.query_encoder import NumpyQueryEncoder
-from citebot.index.embed.torch_encoder import Embedder, Span, pool_spans
+from citebot.index.embed.torch_encoder import Embedder, Precision, Span, pool_spans
 
 SMALL_BATCH = 48  # chunks; below this the numpy path beats loading torch
 
 
 class Encoders:
-    def __init__(self, model: str, batch_size: int = 64, stamp_dir: Path | None = None) -> None:
-        """``stamp_dir``: where the packaged model's verified checksum is remembered."""
+    def __init__(
+        self,
+        model: str,
+        batch_size: int = 64,
+        stamp_dir: Path | None = None,
+        precision: Precision = "auto",
+    ) -> None:
+        """``stamp_dir``: where the packaged model's verified checksum is remembered.
+        ``precision``: of the torch (bulk) path; see ``torch_encoder.native_bfloat16``."""
         self.model = model
         self.batch_size = batch_size
+        self.precision: Precision = precision
         self.folder = resolve_model(model, stamp_dir)
 
     @cached_property
@@ -35,7 +43,7 @@ class Encoders:
 
     @cached_property
     def torch(self) -> Embedder:
-        return Embedder(self.model, self.batch_size)
+        return Embedder(self.model, self.batch_size, self.precision)
 
     def query(self, text: str) -> np.ndarray:
         if self.numpy is not None:

@@ -9,8 +9,9 @@ same mean pooling the model uses for whole texts.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
-from typing import TYPE_CHECKING
+import contextlib
+from collections.abc import Iterator, Sequence
+from typing import TYPE_CHECKING, Literal
 
 import numpy as np
 
@@ -21,6 +22,24 @@ if TYPE_CHECKING:
     from sentence_transformers import SentenceTransformer
 
 Span = tuple[int, int]
+Precision = Literal["auto", "float32", "bfloat16"]
+
+
+def native_bfloat16() -> bool:
+    """True when this CPU multiplies bfloat16 in hardware (AMX tiles or AVX512-BF16).
+
+    There, bulk encoding under bfloat16 autocast runs ~1.5x faster than float32
+    (measured on BBC chunks, bench ingest) with vectors at cosine > 0.9999 to
+    float32; elsewhere bfloat16 is emulated and slower, so "auto" keeps float32.
+    """
+    import torch
+
+    cpu = torch.cpu
+    checks = ("_is_amx_tile_supported", "_is_avx512_bf16_supported")
+    try:
+        return any(bool(getattr(cpu, name)()) for name in checks if hasattr(cpu, name))
+    except RuntimeError:
+        return False
 
 
 def load_sentence_transformer(model: str) -> SentenceTransformer:
@@ -56,12 +75,25 @@ def _quiet_transformers() -> None:
 class Embedder:
     """Batched, normalised embeddings for chunks and their sentences."""
 
-    def __init__(self, model: str, batch_size: int = 64) -> None:
+    def __init__(self, model: str, batch_size: int = 64, precision: Precision = "auto") -> None:
         self.name = model
         self.batch_size = batch_size
         self.model = load_sentence_transformer(model)
         self.tokenizer = self.model.tokenizer
         self.max_tokens = int(self.model.max_seq_length or 256)
+        self.bfloat16 = precision == "bfloat16" or (precision == "auto" and native_bfloat16())
+
+    @contextlib.contextmanager
+    def _inference(self) -> Iterator[None]:
+        """No autograd bookkeeping; bfloat16 matmuls where the CPU has them."""
+        import torch
+
+        with torch.inference_mode():
+            if self.bfloat16:
+                with torch.autocast("cpu", dtype=torch.bfloat16):
+                    yield
+            else:
+                yield
 
     @property
     def dimension(self) -> int:
@@ -84,16 +116,16 @@ class Embedder:
         return [len(ids) for ids in encoded["input_ids"]]
 
     def embed_queries(self, texts: Sequence[str]) -> np.ndarray:
-        return np.asarray(
-            self.model.encode(
+        with self._inference():
+            vectors = self.model.encode(
                 list(texts),
                 batch_size=self.batch_size,
                 normalize_embeddings=True,
-                convert_to_numpy=True,
+                convert_to_numpy=False,
+                convert_to_tensor=True,
                 show_progress_bar=False,
-            ),
-            dtype=np.float32,
-        )
+            )
+        return vectors.float().cpu().numpy().astype(np.float32)
 
     def embed_chunks(
         self, texts: Sequence[str], sentence_spans: Sequence[Sequence[Span]]
@@ -104,13 +136,14 @@ class Embedder:
         """
         if not texts:
             return np.zeros((0, self.dimension), np.float32), []
-        tokens = self.model.encode(
-            list(texts),
-            batch_size=self.batch_size,
-            output_value="token_embeddings",
-            convert_to_numpy=False,
-            show_progress_bar=False,
-        )
+        with self._inference():
+            tokens = self.model.encode(
+                list(texts),
+                batch_size=self.batch_size,
+                output_value="token_embeddings",
+                convert_to_numpy=False,
+                show_progress_bar=False,
+            )
         offsets = self.tokenizer(
             list(texts),
             truncation=True,

@@ -26,9 +26,9 @@ TEXTS = [
 
 
 @pytest.fixture(scope="module")
-def torch_embedder(encoders: Encoders) -> Embedder:
-    """sentence-transformers on the packaged model (loaded once per session)."""
-    return encoders.torch
+def torch_embedder() -> Embedder:
+    """sentence-transformers on the packaged model in float32: the reference."""
+    return Embedder("packaged", precision="float32")
 
 
 def cosine(a: np.ndarray, b: np.ndarray) -> float:
@@ -68,6 +68,28 @@ def test_numpy_chunk_and_sentence_vectors_match_torch(
             assert cosine(a, b) > 0.9999
     # sentence vectors are contextual token means, not copies of the chunk vector
     assert cosine(np_sentences[0][0], np_chunks[0]) < 0.999
+
+
+def test_bfloat16_bulk_vectors_stay_at_the_float32_ones(torch_embedder: Embedder) -> None:
+    """The bulk path may run under bfloat16 (``CITEBOT_EMBED_PRECISION``, "auto" on CPUs
+    with AMX/AVX512-BF16): its chunk and sentence vectors must stay where float32 puts
+    them, since queries are always embedded in float32 by numpy."""
+    fast = Embedder("packaged", precision="bfloat16")
+    assert fast.bfloat16 and not torch_embedder.bfloat16
+    texts = [TEXTS[1], TEXTS[3], "Reporters asked about protests. The mayor said no."]
+    spans = [[(0, len(TEXTS[1]))], [(0, 58), (59, 118)], [(0, 31), (32, 50)]]
+    ref_chunks, ref_sentences = torch_embedder.embed_chunks(texts, spans)
+    chunks, sentences = fast.embed_chunks(texts, spans)
+    assert chunks.dtype == np.float32
+    for a, b in zip(chunks, ref_chunks, strict=True):
+        assert 0.999 < cosine(a, b) < 1.0 + 1e-6
+    for mine, theirs in zip(sentences, ref_sentences, strict=True):
+        for a, b in zip(mine, theirs, strict=True):
+            assert cosine(a, b) > 0.999
+    queries = fast.embed_queries(TEXTS)
+    assert queries.dtype == np.float32
+    for a, b in zip(queries, torch_embedder.embed_queries(TEXTS), strict=True):
+        assert cosine(a, b) > 0.999
 
 
 def test_token_embedding_mean_is_the_sentence_transformers_vector(
@@ -122,3 +144,16 @@ def test_supports_only_bert_with_mean_pooling(encoders: Encoders, tmp_path: Path
     pooling.write_text(json.dumps({**config, "pooling_mode_mean_tokens": False}))
     assert not NumpyQueryEncoder.supports(copy)
     assert not NumpyQueryEncoder.supports(tmp_path / "missing")
+
+
+def test_numpy_erf_matches_torch() -> None:
+    """The GELU's erf is written out (no scipy import on the cold path): float32-exact."""
+    import torch
+
+    from citebot.index.embed.query_encoder import _erf
+
+    x = np.linspace(-9, 9, 100_001).astype(np.float32)
+    want = torch.erf(torch.from_numpy(x.astype(np.float64))).numpy()
+    got = _erf(x)
+    assert got.dtype == np.float32
+    assert np.abs(got - want).max() < 1e-6

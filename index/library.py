@@ -18,9 +18,8 @@ from collections.abc import Callable, Collection, Iterator, Sequence
 from contextlib import ExitStack, contextmanager
 from functools import cached_property
 from pathlib import Path
-from typing import Literal
+from typing import TYPE_CHECKING, Literal
 
-from citebot.index.answer.answerer import Answerer
 from citebot.index.embed.encoders import Encoders
 from citebot.index.embed.model_files import model_label
 from citebot.index.errors import BadInputError, StoreLockedError
@@ -42,6 +41,9 @@ from citebot.index.store.chroma_store import ChromaStore, StoreState
 from citebot.index.store.lease import Claim, Lease, LeaseLostError, new_owner
 from citebot.index.store.snapshot import ReaderCache, Snapshot, load_snapshot
 from citebot.index.store.write_lock import writer_lock
+
+if TYPE_CHECKING:  # the answer stage is imported on first ask: `index add` never needs it
+    from citebot.index.answer.answerer import Answerer
 
 RECENT_LIMIT = 20_000  # chunks written by other processes before the vector index is reloaded
 
@@ -72,7 +74,10 @@ class Library:
     @cached_property
     def encoders(self) -> Encoders:
         return Encoders(
-            self.settings.embedding_model, self.settings.embed_batch_size, self._cache_dir()
+            self.settings.embedding_model,
+            self.settings.embed_batch_size,
+            self._cache_dir(),
+            self.settings.embed_precision,
         )
 
     @cached_property
@@ -81,6 +86,8 @@ class Library:
 
     @cached_property
     def answerer(self) -> Answerer:
+        from citebot.index.answer.answerer import Answerer
+
         return Answerer(self.settings, self.store, self.encoders)
 
     # ---- write side ----------------------------------------------------------

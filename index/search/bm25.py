@@ -10,10 +10,12 @@ from __future__ import annotations
 import re
 from collections.abc import Callable, Sequence
 from functools import lru_cache
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
-from scipy import sparse
+
+if TYPE_CHECKING:  # scipy costs ~0.4 s to import; only the in-memory reference index needs it
+    from scipy import sparse
 
 _TOKEN = re.compile(r"[^\W_]+", re.UNICODE)
 STOPWORDS = frozenset(
@@ -94,6 +96,8 @@ class BM25Index:
 
     @classmethod
     def build(cls, docs: Sequence[str], k1: float = 0.9, b: float = 0.4) -> BM25Index:
+        from scipy import sparse
+
         vocab: dict[str, int] = {}
         rows, cols, tfs = [], [], []
         lengths = np.zeros(len(docs), np.float32)

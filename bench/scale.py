@@ -148,7 +148,8 @@ def add_one(data_dir: Path, python: str, reader: Reader | None, n: int, log: Log
         ask = _cli(python, ["ask", "--json", NEW_QUESTION], data_dir)
         try:
             answer = json.loads(ask.stdout)
-            cited = any(path.name in c["article_id"] for c in answer.get("citations", []))
+            sources = [*answer.get("citations", []), *answer.get("related", [])]
+            cited = any(path.name in c["article_id"] for c in sources)
         except (ValueError, KeyError, TypeError):
             cited = False
         out.update(answer_s=ask.seconds, answer_cpu_s=ask.cpu, cited=cited)
@@ -169,7 +170,27 @@ def add_one_rows(data_dir: Path, python: str, runs: int, log: Log) -> dict[str, 
     finally:
         reader.close()
     cli = [add_one(data_dir, python, None, 200 + i, log) for i in range(runs)]
-    return {"running_bot": _summary(bot), "new_ask": _summary(cli)}
+    out = {"running_bot": _summary(bot), "new_ask": _summary(cli)}
+    if python == sys.executable:  # today's code has no such row to compare with
+        out["bot_ingests"] = _summary(bot_ingests(data_dir, python, runs, log))
+    return out
+
+
+def bot_ingests(data_dir: Path, python: str, runs: int, log: Log) -> list[dict[str, Any]]:
+    """The running bot adds the article itself (a feed pull, `/reindex`), then answers."""
+    reader = Reader(data_dir, python)
+    out = []
+    try:
+        reader.send(cmd="warm", questions=[NEW_QUESTION, "Who is the mayor?"])
+        for i in range(runs):
+            path = _new_article(data_dir.parent / f"{data_dir.name}-new", 300 + i)
+            got = reader.send(cmd="add", path=str(path), question=NEW_QUESTION, want=path.name)
+            got["end_to_end_s"] = got["add_s"] + got["answer_s"]
+            log(f"    bot adds {got['add_s']:.2f} s + answers {got['answer_s']:.2f} s")
+            out.append(got)
+    finally:
+        reader.close()
+    return out
 
 
 def _summary(runs: list[dict[str, Any]]) -> dict[str, Any]:
@@ -452,14 +473,13 @@ def _evenly(items: list[Any], n: int) -> list[Any]:
 def recall_rows(
     root: Path, today: Path, old: Path | None, quick: bool, log: Log
 ) -> tuple[dict[str, Any], dict[str, Any]]:
-    from bench.scale_keywords import compare
-
-    """Answer recall@5 (gold among the citations), new vs today's code, and keyword engines.
+    """Recall@5 (gold among the first 5 articles retrieved), new vs today's code; keywords.
 
     SQuAD dev (its own index, 1,000 questions evenly sampled) and RealTime QA dev +
     all BBC (each quiz asked as of its date); the new code also without the
     best-sentence feature, to show what the sentence vectors still add.
     """
+    from bench.scale_keywords import compare
     from citebot.index.eval import load_realtimeqa, load_squad
 
     squad_all = load_squad("dev", max_articles=1 if quick else None).questions

@@ -79,6 +79,11 @@ def scale_section(scale: dict[str, Any]) -> str:
             lambda d: add(d, "new_ask"),
         ),
         row(
+            "the running bot adds the article itself (feed pull), then answers",
+            "bot",
+            lambda d: add(d, "bot_ingests") if "bot_ingests" in d["add_one"] else "–",
+        ),
+        row(
             "reader RSS (running bot, after the questions)",
             "rss",
             lambda d: (
@@ -155,7 +160,7 @@ def scale_section(scale: dict[str, Any]) -> str:
     recall = scale.get("recall") or {}
     if recall.get("new"):
         lines += [
-            "**Answer recall@5** (gold article among the citations; RealTime QA asked as of "
+            "**Recall@5** (gold article among the first 5 retrieved; RealTime QA asked as of "
             f"its quiz date), {recall.get('squad_questions')} SQuAD dev / "
             f"{recall.get('realtimeqa_questions')} RealTime QA dev questions:",
             "",

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import datetime as dt
 import re
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
 
 from citebot.index.store.snapshot import Snapshot
@@ -55,7 +55,7 @@ def time_focus(
     return Focus(boosts or {}, recency_boosts(snap, question, day), later)
 
 
-def recency_boosts(snap: Snapshot, question: str, today: int | None = None) -> dict[str, float]:
+def recency_boosts(snap: Snapshot, question: str, today: int | None = None) -> Mapping[str, float]:
     """Recent articles first when the question asks about "this week", "latest", ...
 
     News questions about the present want current coverage, not an older story
@@ -68,8 +68,24 @@ def recency_boosts(snap: Snapshot, question: str, today: int | None = None) -> d
     dated = snap.published_days
     if not dated:
         return {}
-    now = max(dated.values()) if today is None else today
-    return {
-        k: max(0.0, min(1.0, 1.0 - (now - d - 30) / 335)) if d <= now else 0.0
-        for k, d in dated.items()
-    }
+    return RecencyBoosts(dated, snap.newest_day if today is None else today)
+
+
+class RecencyBoosts(Mapping[str, float]):
+    """Article key -> recency boost, computed when looked up.
+
+    Fusion looks up only its candidates (~80 articles); a dict over a 100k-article
+    archive cost ~5 ms per temporal question, 5 % of the warm-ask budget."""
+
+    def __init__(self, days: Mapping[str, int], now: int) -> None:
+        self._days, self._now = days, now
+
+    def __getitem__(self, key: str) -> float:
+        day = self._days[key]
+        return max(0.0, min(1.0, 1.0 - (self._now - day - 30) / 335)) if day <= self._now else 0.0
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self._days)
+
+    def __len__(self) -> int:
+        return len(self._days)

@@ -29,8 +29,10 @@ from __future__ import annotations
 
 import json
 import re
+import threading
 import time
 import uuid
+from collections import OrderedDict
 from collections.abc import Collection, Iterator, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Protocol
@@ -42,6 +44,10 @@ from citebot.index.settings import Settings
 from citebot.index.store.chroma_client import _short, make_chroma_client
 from citebot.index.store.lease import LeaseLostError
 from citebot.index.store.sentence_records import decode_chunk_vector, decode_sentences
+
+# (article key, chunk number, version, [(sentence, start, end)], sentence vectors)
+SentenceBlock = tuple[str, int, str, list[tuple[int, int, int]], np.ndarray]
+SENTENCE_BLOCKS_KEPT = 2000  # ~15 KB each: ~30 MB at most
 
 PAGE = 2000
 _DUMMY = [0.0]
@@ -122,6 +128,8 @@ class ChromaStore:
         self.prefix = settings.collection_prefix
         self.client = make_chroma_client(settings)
         self._cols: dict[str, Any] = {}
+        self._blocks: OrderedDict[tuple[str, str], SentenceBlock] = OrderedDict()
+        self._blocks_lock = threading.Lock()
         self.written_generation = -1
         self.guard: WriteGuard | None = None
         self._meta = self._collection(f"{self.prefix}-meta", vectors=False)
@@ -437,25 +445,41 @@ class ChromaStore:
             return [], np.zeros((0, 0), np.float32)
         return metas, np.concatenate(blocks)
 
-    def sentence_blocks(
-        self, build: str, chunk_ids: Sequence[str]
-    ) -> dict[str, tuple[str, int, str, list[tuple[int, int, int]], np.ndarray]]:
-        """chunk id -> (article key, chunk number, version, [(sentence, start, end)], vectors)."""
-        if not chunk_ids:
-            return {}
-        got = self._call(
-            self.sentences(build).get, ids=list(dict.fromkeys(chunk_ids)), include=["metadatas"]
-        )
-        out = {}
+    def sentence_blocks(self, build: str, chunk_ids: Sequence[str]) -> dict[str, SentenceBlock]:
+        """chunk id -> (article key, chunk number, version, [(sentence, start, end)], vectors).
+
+        The decoded blocks of the last SENTENCE_BLOCKS_KEPT chunks are kept: an ask
+        reads the fusion pool's blocks, then its passages' (a subset) again, and a
+        chunk id names one version of one chunk, so a kept block never goes stale.
+        """
+        wanted = list(dict.fromkeys(chunk_ids))
+        out: dict[str, SentenceBlock] = {}
+        with self._blocks_lock:
+            for chunk_id in wanted:
+                block = self._blocks.get((build, chunk_id))
+                if block is not None:
+                    self._blocks.move_to_end((build, chunk_id))
+                    out[chunk_id] = block
+        missing = [c for c in wanted if c not in out]
+        if not missing:
+            return out
+        got = self._call(self.sentences(build).get, ids=missing, include=["metadatas"])
+        fetched = {}
         for chunk_id, meta in zip(got.get("ids") or [], got.get("metadatas") or [], strict=True):
             spans, matrix = decode_sentences(meta)
-            out[chunk_id] = (
+            fetched[chunk_id] = (
                 str(meta.get("article_key", "")),
                 int(meta.get("chunk", 0)),
                 str(meta.get("version", "")),
                 spans,
                 matrix,
             )
+        with self._blocks_lock:
+            for chunk_id, block in fetched.items():
+                self._blocks[(build, chunk_id)] = block
+            while len(self._blocks) > SENTENCE_BLOCKS_KEPT:
+                self._blocks.popitem(last=False)
+        out.update(fetched)
         return out
 
     def pending_generation(self) -> int:

@@ -630,6 +630,11 @@ class Snapshot:
             ).fetchall()
         return dict(found)
 
+    @cached_property
+    def newest_day(self) -> int:
+        """The newest publication day (ordinal) among dated articles; 0 if none."""
+        return max(self.published_days.values(), default=0)
+
 
 def load_snapshot(
     store: ChromaStore, state: StoreState, cache_dir: Path, cache: ReaderCache | None = None

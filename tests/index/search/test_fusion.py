@@ -24,6 +24,10 @@ class FakeSnapshot:
     chunk_ids: list[str]
     published_days: dict[str, int] = field(default_factory=dict)
 
+    @property
+    def newest_day(self) -> int:
+        return max(self.published_days.values(), default=0)
+
 
 def snapshot(published: dict[str, str | None]) -> Snapshot:
     days = {k: dt.date.fromisoformat(d).toordinal() for k, d in published.items() if d}

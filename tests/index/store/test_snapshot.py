@@ -25,6 +25,13 @@ def refresh_stats(lib: Library) -> dict[str, int]:
         cache.close()
 
 
+def live_chunk_ids(lib: Library) -> list[str]:
+    snap = lib.snapshot()
+    assert snap.cache is not None
+    rows = [r for (r,) in snap.cache.db.execute("SELECT row FROM chunks ORDER BY row")]
+    return [snap.chunk_ids[r] for r in rows]
+
+
 def assert_scores_match_rebuild(lib: Library) -> None:
     """Segmented BM25 over the cache == BM25Index rebuilt over the live chunk texts."""
     snap = lib.snapshot()
@@ -110,3 +117,38 @@ def test_a_running_reader_sees_an_article_added_by_another_process(
     hits = reader.search("comet astronomers", 1, "dense")
     assert [h.article_id for h in hits] == ["late.txt"]
     assert reader.snapshot().recent  # found through the exact search beside the index
+
+
+def test_sentence_blocks_are_read_once_per_chunk_and_follow_new_versions(
+    tmp_path: Path, make_library: LibraryFactory
+) -> None:
+    """An ask reads its pool's sentence blocks, then its passages' again: the second
+    read must not go to Chroma, and an edited article (new version, new chunk ids)
+    must not be answered from the old version's kept blocks."""
+    folder = tmp_path / "news"
+    write_news(folder, 3)
+    lib = make_library(tmp_path)
+    lib.ingest([str(folder)])
+    store, build = lib.store, lib.store.read_state().active_build
+    assert build is not None
+    ids = live_chunk_ids(lib)[:4]
+    first = store.sentence_blocks(build, ids)
+    assert set(first) == set(ids)
+
+    reads: list[list[str]] = []
+    real_get = store.sentences(build).get
+
+    def counting_get(**kwargs: object) -> object:
+        reads.append(list(kwargs["ids"]))  # type: ignore[arg-type]
+        return real_get(**kwargs)
+
+    store.sentences(build).get = counting_get  # type: ignore[method-assign]
+    again = store.sentence_blocks(build, ids[:2])
+    assert reads == [] and all(again[c][4] is first[c][4] for c in ids[:2])
+
+    write_article(folder, "news-001.txt", *news_text(40))  # a new version of one article
+    lib.ingest([str(folder)])
+    fresh = [c for c in live_chunk_ids(lib) if c not in first]
+    assert fresh, "the edited article should have new chunk ids"
+    got = store.sentence_blocks(build, fresh)
+    assert reads == [fresh] and set(got) == set(fresh)

@@ -67,10 +67,9 @@ def _synthetic_corpus(folder: Path, count: int) -> Path:
 
 
 def _library_uses_bfloat16(data_dir: Path) -> bool:
-    from citebot.index.embed.torch_encoder import native_bfloat16
+    from citebot.index.embed.torch_encoder import uses_bfloat16
 
-    precision = bench_settings(data_dir).embed_precision
-    return precision == "bfloat16" or (precision == "auto" and native_bfloat16())
+    return uses_bfloat16(bench_settings(data_dir).embed_precision)
 
 
 def _cli(args: list[str], data_dir: Path, runs: int) -> dict[str, Any]:

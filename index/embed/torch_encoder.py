@@ -25,6 +25,11 @@ Span = tuple[int, int]
 Precision = Literal["auto", "float32", "bfloat16"]
 
 
+def uses_bfloat16(precision: Precision) -> bool:
+    """Whether bulk encoding runs under bfloat16 for this setting on this CPU."""
+    return precision == "bfloat16" or (precision == "auto" and native_bfloat16())
+
+
 def native_bfloat16() -> bool:
     """True when this CPU multiplies bfloat16 in hardware (AMX tiles or AVX512-BF16).
 
@@ -81,7 +86,7 @@ class Embedder:
         self.model = load_sentence_transformer(model)
         self.tokenizer = self.model.tokenizer
         self.max_tokens = int(self.model.max_seq_length or 256)
-        self.bfloat16 = precision == "bfloat16" or (precision == "auto" and native_bfloat16())
+        self.bfloat16 = uses_bfloat16(precision)
 
     @contextlib.contextmanager
     def _inference(self) -> Iterator[None]:

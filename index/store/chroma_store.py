@@ -28,6 +28,7 @@ is written with a compare-and-set on the generation (``write_state``).
 from __future__ import annotations
 
 import json
+import logging
 import re
 import threading
 import time
@@ -49,8 +50,18 @@ from citebot.index.store.sentence_records import decode_chunk_vector, decode_sen
 SentenceBlock = tuple[str, int, str, list[tuple[int, int, int]], np.ndarray]
 SENTENCE_BLOCKS_KEPT = 2000  # ~15 KB each: ~30 MB at most
 
+log = logging.getLogger(__name__)
+
 PAGE = 2000
 _DUMMY = [0.0]
+# Chroma applies its write log to a collection's HNSW file every ``sync_threshold``
+# records (default 1000) and every process that opens the collection replays the
+# records not yet applied: with the default, each `citebot ask` or `index add`
+# re-inserted up to ~1000 records per collection (0.25-0.45 s each at 10k articles,
+# measured), and the replay grew with the archive. Applying every few records
+# keeps the log short; each apply writes only the changed HNSW elements.
+SYNC_THRESHOLD = 2
+_PERSIST_OFTEN = {"sync_threshold": SYNC_THRESHOLD, "batch_size": SYNC_THRESHOLD}
 
 
 class WriteGuard(Protocol):
@@ -564,13 +575,17 @@ class ChromaStore:
 
     def _collection(self, name: str, *, vectors: bool) -> Any:
         if name not in self._cols:
-            config = {"hnsw": {"space": "cosine"}} if vectors else None
-            self._cols[name] = self._call(
+            config: dict[str, Any] = {"hnsw": dict(_PERSIST_OFTEN)}
+            if vectors:
+                config["hnsw"]["space"] = "cosine"
+            col = self._call(
                 self.client.get_or_create_collection,
                 name,
                 configuration=config,
                 embedding_function=None,
             )
+            _persist_often(col)
+            self._cols[name] = col
         return self._cols[name]
 
     def _pages(
@@ -598,3 +613,18 @@ class ChromaStore:
         except Exception as exc:
             where = self.settings.store_label
             raise StoreError(f"{where}: {type(exc).__name__}: {_short(exc)}") from exc
+
+
+def _persist_often(col: Any) -> None:
+    """Lower an existing collection's ``sync_threshold`` (indexes made before it was set).
+
+    Best effort: a reader without write access keeps the old setting and only
+    pays the longer replay.
+    """
+    hnsw = (getattr(col, "configuration", None) or {}).get("hnsw") or {}
+    if hnsw.get("sync_threshold", SYNC_THRESHOLD) <= SYNC_THRESHOLD:
+        return
+    try:
+        col.modify(configuration={"hnsw": dict(_PERSIST_OFTEN)})
+    except Exception as exc:  # read-only data dir, or a server refusing the change
+        log.debug("could not lower sync_threshold of %s: %s", getattr(col, "name", col), exc)

@@ -339,7 +339,7 @@ def prepare(
     quick: bool, work: Path, log: Log, results: dict[str, Any] | None = None
 ) -> tuple[Path, Path | None, Path, Path, list[dict[str, Any]]]:
     """Build (or find) every index the bench reads; ``python -m bench.scale_fixture``."""
-    from bench.scale_fixture import convert_legacy, grow
+    from bench.scale_fixture import convert_legacy, grow, settle
 
     root = fixture_root(quick, work)
     root.mkdir(parents=True, exist_ok=True)
@@ -376,6 +376,8 @@ def prepare(
         else:
             ensure_index(today, today_sources, sys.executable, log)
         (today / "done.json").write_text("{}")
+    for folder in (squad_new, base, today, *(root / f"n{n}" for n in sizes(quick))):
+        settle(folder)
     if results is not None:
         results["fixture_build"] = fixture["sizes"]
     return root, old, today, base, questions

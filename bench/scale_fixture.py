@@ -280,6 +280,36 @@ def grow(
     return info
 
 
+def settle(data_dir: Path) -> None:
+    """Leave an archive as the current store code leaves it after a write.
+
+    Archives built before the store lowered Chroma's ``sync_threshold`` kept up
+    to 1000 unapplied log records per collection, which every new process
+    replays: a probe record written and deleted in each collection (opened
+    through ``ChromaStore``, which lowers the threshold) applies them once.
+    """
+    from citebot.index.store.chroma_store import SYNC_THRESHOLD, ChromaStore
+
+    marker = data_dir / "settled.json"
+    if marker.exists() and json.loads(marker.read_text()).get("sync_threshold") == SYNC_THRESHOLD:
+        return
+    store = ChromaStore(bench_settings(data_dir))
+    build = store.read_state().active_build
+    assert build is not None
+    probe = np.zeros((1, 384), np.float32)
+    probe[0, 0] = 1.0
+    for col, vector in (
+        (store.chunks(build), probe),
+        (store.sentences(build), np.zeros((1, 1), np.float32)),
+        (store.articles(build), np.zeros((1, 1), np.float32)),
+    ):
+        col.upsert(ids=["settle-probe"], embeddings=vector, metadatas=[{"probe": 1}])
+        col.delete(ids=["settle-probe"])
+    store.write_state(store.read_state(), bump=False)
+    store.reopen()  # flush embedded Chroma
+    marker.write_text(json.dumps({"sync_threshold": SYNC_THRESHOLD}))
+
+
 def convert_legacy(sources: Sequence[Path], dst: Path, log: Log) -> dict[str, Any]:
     """A format-2 index (today's code: a 384-d sentence collection) in the new layout.
 

@@ -146,9 +146,11 @@ class Library:
         with self._writer():
             state, before = self._writable_state()
             assert state.active_build is not None
-            manifest = self.store.manifest(state.active_build)
-            for article_id in article_ids:
-                key = article_key(article_id)
+            # by key, not the whole manifest: removing one article from 100k read
+            # every manifest (~20 s), the same O(archive) cost writes no longer pay
+            keys = {article_id: article_key(article_id) for article_id in article_ids}
+            manifest = self.store.article_manifests(state.active_build, list(keys.values()))
+            for article_id, key in keys.items():
                 meta = manifest.get(key)
                 if meta is not None:
                     self.store.delete_article(state.active_build, key)

@@ -296,16 +296,11 @@ def settle(data_dir: Path) -> None:
     store = ChromaStore(bench_settings(data_dir))
     build = store.read_state().active_build
     assert build is not None
-    probe = np.zeros((1, 384), np.float32)
-    probe[0, 0] = 1.0
-    for col, vector in (
-        (store.chunks(build), probe),
-        (store.sentences(build), np.zeros((1, 1), np.float32)),
-        (store.articles(build), np.zeros((1, 1), np.float32)),
-    ):
+    for col in (store.chunks(build), store.sentences(build), store.articles(build)):
+        vector = col.get(limit=1, include=["embeddings"])["embeddings"][:1]  # the right width
         col.upsert(ids=["settle-probe"], embeddings=vector, metadatas=[{"probe": 1}])
         col.delete(ids=["settle-probe"])
-    store.write_state(store.read_state(), bump=False)
+    store.write_state(store.read_state(), bump=False)  # the meta collection's log too
     store.reopen()  # flush embedded Chroma
     marker.write_text(json.dumps({"sync_threshold": SYNC_THRESHOLD}))
 

@@ -576,13 +576,11 @@ class ChromaStore:
 
     def _collection(self, name: str, *, vectors: bool) -> Any:
         if name not in self._cols:
-            config: dict[str, Any] = {"hnsw": dict(_PERSIST_OFTEN)}
-            if vectors:
-                config["hnsw"]["space"] = "cosine"
+            hnsw: dict[str, Any] = {**_PERSIST_OFTEN, **({"space": "cosine"} if vectors else {})}
             col = self._call(
                 self.client.get_or_create_collection,
                 name,
-                configuration=config,
+                configuration={"hnsw": hnsw},
                 embedding_function=None,
             )
             _persist_often(col)

@@ -65,7 +65,7 @@ def citebot_cmd() -> list[str]:
     script = Path(sys.executable).parent / "citebot"
     if script.exists():
         return [str(script)]
-    return [sys.executable, "-c", "from citebot.bot.cli.app import main; main()"]
+    return [sys.executable, "-m", "citebot.bot.cli"]
 
 
 def cli_available() -> bool:

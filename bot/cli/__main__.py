@@ -1,5 +1,5 @@
 """`python -m citebot.bot.cli` runs the command line (same as the `citebot` script)."""
 
-from citebot.bot.cli.app import main
+from citebot.bot.cli.app import run
 
-main()
+run()

@@ -441,8 +441,7 @@ def run() -> None:
         if done.code is not None and not isinstance(done.code, int):
             raise  # a message: the ordinary exit prints it
         code = done.code or 0
-    others = [t for t in threading.enumerate() if t is not threading.main_thread()]
-    if any(t.is_alive() and not t.daemon for t in others):
+    if any(not t.daemon for t in threading.enumerate() if t is not threading.main_thread()):
         raise SystemExit(code)
     for stream in (sys.stdout, sys.stderr):
         with contextlib.suppress(OSError, ValueError):  # a closed pipe: nothing more to say

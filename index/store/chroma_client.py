@@ -21,6 +21,7 @@ from urllib.parse import urlparse
 
 from citebot.index.errors import ConfigError, MissingDependencyError, StoreError
 from citebot.index.settings import Settings
+from citebot.index.store.chroma_import import without_override_checks
 
 if TYPE_CHECKING:
     from chromadb.api import ClientAPI
@@ -31,6 +32,11 @@ FORMAT = 1
 
 def make_chroma_client(settings: Settings) -> ClientAPI:
     """Connect to the configured store or raise a one-line StoreError."""
+    with without_override_checks():
+        return _make_client(settings)
+
+
+def _make_client(settings: Settings) -> ClientAPI:
     try:
         import chromadb
         from chromadb.config import Settings as ChromaSettings

@@ -339,7 +339,7 @@ def prepare(
     quick: bool, work: Path, log: Log, results: dict[str, Any] | None = None
 ) -> tuple[Path, Path | None, Path, Path, list[dict[str, Any]]]:
     """Build (or find) every index the bench reads; ``python -m bench.scale_fixture``."""
-    from bench.scale_fixture import convert_legacy, grow, settle
+    from bench.scale_fixture import convert_legacy, grow, move_sentences_into_chunks, settle
 
     root = fixture_root(quick, work)
     root.mkdir(parents=True, exist_ok=True)
@@ -360,6 +360,8 @@ def prepare(
         shutil.copytree(squad_new, base, ignore=shutil.ignore_patterns("cache", "done.json"))
         ensure_index(base, today_sources[1:], sys.executable, log)
         (base / "done.json").write_text("{}")
+    for folder in (squad_new, base):  # built before sentences moved into the chunks?
+        move_sentences_into_chunks(folder, log)
     questions = question_set(quick)
     gold = {i for q in questions for i in q["article_ids"]}
     fixture = grow(base, root, sizes(quick), gold, log)

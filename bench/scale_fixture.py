@@ -58,6 +58,7 @@ class BaseArticle:
 def load_base(data_dir: Path) -> list[BaseArticle]:
     """Every article of the base index with its chunks, vectors and sentence records."""
     from citebot.index.store.chroma_store import PAGE, ChromaStore
+    from citebot.index.store.sentence_records import sentence_payload, without_payload
 
     store = ChromaStore(bench_settings(data_dir))
     build = store.read_state().active_build
@@ -76,13 +77,6 @@ def load_base(data_dir: Path) -> list[BaseArticle]:
             chunks.setdefault(meta["article_key"], []).append(
                 (int(meta["chunk"]), cid, meta, doc, np.asarray(vec, np.float32))
             )
-    sentence_col = store.sentences(build)
-    sentences: dict[str, dict[str, Any]] = {}
-    for offset in range(0, 10**9, PAGE):
-        got = sentence_col.get(include=["metadatas"], limit=PAGE, offset=offset)
-        if not got["ids"]:
-            break
-        sentences.update(zip(got["ids"], got["metadatas"], strict=True))
     out = []
     for key, manifest in manifests.items():
         parts = sorted(
@@ -96,10 +90,10 @@ def load_base(data_dir: Path) -> list[BaseArticle]:
                 key=key,
                 manifest=manifest,
                 text=texts.get(key) or "",
-                chunk_metas=[c[2] for c in parts],
+                chunk_metas=[without_payload(c[2]) for c in parts],
                 chunk_texts=[c[3] for c in parts],
                 chunk_vectors=np.stack([c[4] for c in parts]),
-                sentence_records=[sentences[c[1]] for c in parts],
+                sentence_records=[sentence_payload(c[2]) for c in parts],
             )
         )
     out.sort(key=lambda a: a.manifest["article_id"])
@@ -296,13 +290,50 @@ def settle(data_dir: Path) -> None:
     store = ChromaStore(bench_settings(data_dir))
     build = store.read_state().active_build
     assert build is not None
-    for col in (store.chunks(build), store.sentences(build), store.articles(build)):
+    for col in (store.chunks(build), store.articles(build)):
         vector = col.get(limit=1, include=["embeddings"])["embeddings"][:1]  # the right width
         col.upsert(ids=["settle-probe"], embeddings=vector, metadatas=[{"probe": 1}])
         col.delete(ids=["settle-probe"])
     store.write_state(store.read_state(), bump=False)  # the meta collection's log too
     store.reopen()  # flush embedded Chroma
     marker.write_text(json.dumps({"sync_threshold": SYNC_THRESHOLD}))
+
+
+def move_sentences_into_chunks(data_dir: Path, log: Log) -> int:
+    """An index written before 2026-12-03 (sentence records in their own collection)
+    in today's layout: each chunk's metadata gets its record's payload, the old
+    collection is dropped. Keeps the real-model vectors of the fixture's base
+    indexes instead of encoding them again. Returns the chunks moved."""
+    from citebot.index.store.chroma_store import PAGE, ChromaStore
+
+    store = ChromaStore(bench_settings(data_dir))
+    build = store.read_state().active_build
+    if build is None or store.legacy_sentences(build) is None:
+        return 0
+    t0 = time.perf_counter()
+    col = store.chunks(build)
+    moved = 0
+    for offset in range(0, 10**9, PAGE):
+        got = col.get(include=["metadatas", "documents", "embeddings"], limit=PAGE, offset=offset)
+        if not got["ids"]:
+            break
+        records = store.sentence_records(build, got["ids"])
+        metas = [
+            {**meta, **records.get(cid, {})}
+            for cid, meta in zip(got["ids"], got["metadatas"], strict=True)
+        ]
+        col.upsert(
+            ids=got["ids"],
+            embeddings=got["embeddings"],
+            metadatas=metas,
+            documents=got["documents"],
+        )
+        moved += len(got["ids"])
+    store.client.delete_collection(f"{store.prefix}-{build}-sentvecs")
+    store.reopen()
+    seconds = time.perf_counter() - t0
+    log(f"moved the sentences of {moved} chunks into them in {data_dir} ({seconds:.0f} s)")
+    return moved
 
 
 def convert_legacy(sources: Sequence[Path], dst: Path, log: Log) -> dict[str, Any]:

@@ -5,11 +5,13 @@ Layout (all names start with the collection prefix):
   chunking signature, recorded feeds and folders. Bumping the generation tells
   every reader (other processes, other bot instances on a shared server) that
   its cached keyword index is stale.
-- per build ``b``: ``<p>-<b>-chunks`` (chunk vectors + text), ``<p>-<b>-sentvecs``
-  (per chunk: its sentences' offsets and float16 vectors, see sentence_records;
-  no vector index) and ``<p>-<b>-articles`` (one manifest record per article with
-  its full text, current version and ``gen``, the generation that wrote it, so a
-  reader fetches only the articles changed since the generation it holds).
+- per build ``b``: ``<p>-<b>-chunks`` (chunk vectors + text; each chunk's metadata
+  also holds its sentences' offsets and float16 vectors, see sentence_records) and
+  ``<p>-<b>-articles`` (one manifest record per article with its full text, current
+  version and ``gen``, the generation that wrote it, so a reader fetches only the
+  articles changed since the generation it holds). Indexes written before the
+  sentence payload moved into the chunks keep it in ``<p>-<b>-sentvecs``, which
+  is still read (and swept) where a chunk lacks it.
 
 Atomicity without transactions: chunk ids carry the article *version*; new
 chunks are written first, the manifest record last, old versions swept after.
@@ -44,7 +46,12 @@ from citebot.index.errors import StoreError
 from citebot.index.settings import Settings
 from citebot.index.store.chroma_client import _short, make_chroma_client
 from citebot.index.store.lease import LeaseLostError
-from citebot.index.store.sentence_records import decode_chunk_vector, decode_sentences
+from citebot.index.store.sentence_records import (
+    KEY_VECTORS,
+    decode_chunk_vector,
+    decode_sentences,
+    sentence_payload,
+)
 
 # (article key, chunk number, version, [(sentence, start, end)], sentence vectors)
 SentenceBlock = tuple[str, int, str, list[tuple[int, int, int]], np.ndarray]
@@ -131,6 +138,13 @@ class ArticleRecords:
     chunk_vectors: np.ndarray
     sentence_records: list[dict[str, Any]]  # one per chunk, same order as chunk_ids
 
+    def chunk_metadata(self) -> list[dict[str, Any]]:
+        """Each chunk's metadata with its sentence payload (offsets, float16 vectors)."""
+        return [
+            {**meta, **sentence_payload(record)}
+            for meta, record in zip(self.chunk_metas, self.sentence_records, strict=True)
+        ]
+
 
 class ChromaStore:
     """Thin, typed wrapper over the Chroma collections citebot uses."""
@@ -140,6 +154,7 @@ class ChromaStore:
         self.prefix = settings.collection_prefix
         self.client = make_chroma_client(settings)
         self._cols: dict[str, Any] = {}
+        self._legacy: dict[str, Any] = {}
         self._blocks: OrderedDict[tuple[str, str], SentenceBlock] = OrderedDict()
         self._blocks_lock = threading.Lock()
         self.written_generation = -1
@@ -210,6 +225,7 @@ class ChromaStore:
         SharedSystemClient._identifier_to_refcount.pop(ident, None)
         self.client = make_chroma_client(self.settings)
         self._cols.clear()
+        self._legacy.clear()
         self._meta = self._collection(f"{self.prefix}-meta", vectors=False)
 
     def new_build_id(self) -> str:
@@ -219,9 +235,22 @@ class ChromaStore:
     def chunks(self, build: str) -> Any:
         return self._build_collection(build, "chunks", vectors=True)
 
-    def sentences(self, build: str) -> Any:
-        """Sentence records, one per chunk (same id), without a vector index."""
-        return self._build_collection(build, "sentvecs", vectors=False)
+    def legacy_sentences(self, build: str) -> Any | None:
+        """The separate sentence-record collection of an index written before the
+        payload moved into the chunks (same ids as the chunks), or None.
+
+        Looked up once per build and client, never created: a new build has none,
+        and keeping that third collection out of new indexes is the point: every
+        process that touched it loaded its whole id map (0.45 s at 100k articles,
+        measured), a write and an ask each paid it once more.
+        """
+        if build not in self._legacy:
+            name = f"{self.prefix}-{build}-sentvecs"
+            try:
+                self._legacy[build] = self.client.get_collection(name, embedding_function=None)
+            except Exception:  # no such collection: a build in today's layout
+                self._legacy[build] = None
+        return self._legacy[build]
 
     def articles(self, build: str) -> Any:
         return self._build_collection(build, "articles", vectors=False)
@@ -231,6 +260,7 @@ class ChromaStore:
         for kind in ("chunks", "sentvecs", "articles", "sentences"):  # sentences: format 2
             name = f"{self.prefix}-{build}-{kind}"
             self._cols.pop(name, None)
+            self._legacy.pop(build, None)
             try:
                 self.client.delete_collection(name)
             except Exception:  # already gone: nothing to drop
@@ -278,20 +308,14 @@ class ChromaStore:
         chunks, so a crash anywhere leaves each article old or new, never mixed.
         Keys in ``replaced`` had an older version: its records are swept after.
         Batching the whole flush into a few upserts keeps Chroma's share of the
-        ingest time small.
+        ingest time small. A chunk's sentences ride in its own metadata.
         """
         self._upsert(
             self.chunks(build),
             [r.chunk_ids for r in records],
             [r.chunk_vectors for r in records],
-            [r.chunk_metas for r in records],
+            [r.chunk_metadata() for r in records],
             [r.chunk_texts for r in records],
-        )
-        self._upsert(
-            self.sentences(build),
-            [r.chunk_ids for r in records],
-            [np.zeros((len(r.chunk_ids), 1), np.float32) for r in records],
-            [r.sentence_records for r in records],
         )
         self._check_guard()
         # readers holding generation g fetch manifests with gen > g: this batch becomes
@@ -371,7 +395,7 @@ class ChromaStore:
         where: dict[str, Any] = {"article_key": key}
         if keep_version is not None:
             where = {"$and": [{"article_key": key}, {"version": {"$ne": keep_version}}]}
-        for col in (self.chunks(build), self.sentences(build)):
+        for col in self._chunk_collections(build):
             self._call(col.delete, where=where)
 
     def sweep_orphans(self, build: str, manifest: dict[str, dict[str, Any]], grace: float) -> int:
@@ -391,7 +415,7 @@ class ChromaStore:
         cutoff = time.time() - grace
         mine = self.guard.owner if self.guard is not None else None
         deleted = 0
-        for col in (self.chunks(build), self.sentences(build)):
+        for col in self._chunk_collections(build):
             stale = [
                 record_id
                 for ids, metas, _ in self._pages(col, include=["metadatas"])
@@ -475,9 +499,8 @@ class ChromaStore:
         missing = [c for c in wanted if c not in out]
         if not missing:
             return out
-        got = self._call(self.sentences(build).get, ids=missing, include=["metadatas"])
         fetched = {}
-        for chunk_id, meta in zip(got.get("ids") or [], got.get("metadatas") or [], strict=True):
+        for chunk_id, meta in self._sentence_records(build, missing):
             spans, matrix = decode_sentences(meta)
             fetched[chunk_id] = (
                 str(meta.get("article_key", "")),
@@ -493,6 +516,12 @@ class ChromaStore:
                 self._blocks.popitem(last=False)
         out.update(fetched)
         return out
+
+    def sentence_records(self, build: str, chunk_ids: Sequence[str]) -> dict[str, dict[str, Any]]:
+        """chunk id -> the sentence payload (offsets, float16 vectors) stored for it."""
+        return {
+            cid: sentence_payload(meta) for cid, meta in self._sentence_records(build, chunk_ids)
+        }
 
     def pending_generation(self) -> int:
         """The generation the next ``write_state`` will publish (stamped on manifests)."""
@@ -519,21 +548,29 @@ class ChromaStore:
     def recent_vectors(self, build: str, after: int) -> dict[str, np.ndarray]:
         """chunk id -> vector of the live chunks of articles written after generation ``after``.
 
-        Read from the sentence records (float16 copies; plain metadata), not from
-        the chunk collection: an embedded Chroma opened before those writes cannot
-        return their vectors.
+        Read from the float16 copy in the chunks' metadata, not as embeddings: an
+        embedded Chroma opened before those writes cannot return their vectors,
+        but reads their metadata (plain SQLite rows).
         """
         changed = self.changed_articles(build, after)
+        live = {key: meta.get("version") for key, meta in changed.items()}
         out: dict[str, np.ndarray] = {}
-        keys = list(changed)
-        for start in range(0, len(keys), 200):
-            part = keys[start : start + 200]
-            where = {"article_key": part[0]} if len(part) == 1 else {"article_key": {"$in": part}}
-            got = self._call(self.sentences(build).get, where=where, include=["metadatas"])
-            for cid, meta in zip(got.get("ids") or [], got.get("metadatas") or [], strict=True):
-                live = changed.get(meta.get("article_key"), {}).get("version")
+        legacy: list[str] = []
+        for ids, metas, _ in self._records_of(self.chunks(build), list(changed), ["metadatas"]):
+            for cid, meta in zip(ids, metas, strict=True):
+                if live.get(meta.get("article_key")) != meta.get("version"):
+                    continue
                 vector = decode_chunk_vector(meta)
-                if live == meta.get("version") and vector is not None:
+                if vector is not None:
+                    out[cid] = vector / max(float(np.linalg.norm(vector)), 1e-9)
+                elif KEY_VECTORS not in meta:
+                    legacy.append(cid)
+        old = self.legacy_sentences(build) if legacy else None
+        if old is not None:
+            got = self._call(old.get, ids=legacy, include=["metadatas"])
+            for cid, meta in zip(got.get("ids") or [], got.get("metadatas") or [], strict=True):
+                vector = decode_chunk_vector(meta)
+                if vector is not None:
                     out[cid] = vector / max(float(np.linalg.norm(vector)), 1e-9)
         return out
 
@@ -545,21 +582,47 @@ class ChromaStore:
         self, build: str, keys: Collection[str]
     ) -> Iterator[tuple[list[str], list[dict[str, Any]], list[str]]]:
         """Chunk records (all stored versions) of the given articles, in pages."""
-        keys = list(keys)
-        for start in range(0, len(keys), 200):
-            part = keys[start : start + 200]
-            where = {"article_key": part[0]} if len(part) == 1 else {"article_key": {"$in": part}}
-            got = self._call(
-                self.chunks(build).get, where=where, include=["metadatas", "documents"]
-            )
-            ids = got.get("ids") or []
-            if ids:
-                yield list(ids), list(got.get("metadatas") or []), list(got.get("documents") or [])
+        yield from self._records_of(self.chunks(build), list(keys), ["metadatas", "documents"])
 
     def counts(self, build: str) -> tuple[int, int]:
         return self._call(self.articles(build).count), self._call(self.chunks(build).count)
 
     # ---- plumbing ------------------------------------------------------------
+    def _chunk_collections(self, build: str) -> list[Any]:
+        """Collections holding per-chunk records: the chunks, and a legacy sentence one."""
+        old = self.legacy_sentences(build)
+        return [self.chunks(build)] if old is None else [self.chunks(build), old]
+
+    def _sentence_records(
+        self, build: str, chunk_ids: Sequence[str]
+    ) -> Iterator[tuple[str, dict[str, Any]]]:
+        """(chunk id, metadata holding its sentence payload) for these chunks."""
+        got = self._call(self.chunks(build).get, ids=list(chunk_ids), include=["metadatas"])
+        legacy: list[str] = []
+        for chunk_id, meta in zip(got.get("ids") or [], got.get("metadatas") or [], strict=True):
+            if KEY_VECTORS in meta:
+                yield chunk_id, meta
+            else:
+                legacy.append(chunk_id)
+        old = self.legacy_sentences(build) if legacy else None
+        if old is not None:
+            got = self._call(old.get, ids=legacy, include=["metadatas"])
+            yield from zip(got.get("ids") or [], got.get("metadatas") or [], strict=True)
+
+    def _records_of(
+        self, col: Any, keys: Sequence[str], include: list[str]
+    ) -> Iterator[tuple[list[str], list[Any], list[Any]]]:
+        """Records of the given articles (all stored versions), 200 articles per call."""
+        for start in range(0, len(keys), 200):
+            part = list(keys[start : start + 200])
+            where = {"article_key": part[0]} if len(part) == 1 else {"article_key": {"$in": part}}
+            got = self._call(col.get, where=where, include=include)
+            ids = got.get("ids") or []
+            if ids:
+                metas = got.get("metadatas") or [None] * len(ids)
+                docs = got.get("documents") or [None] * len(ids)
+                yield list(ids), list(metas), list(docs)
+
     def _check_guard(self) -> None:
         if self.guard is not None:
             self.guard.check()

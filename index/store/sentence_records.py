@@ -1,4 +1,4 @@
-"""Sentence vectors stored beside their chunk, one record per chunk, in float16.
+"""Sentence vectors stored beside their chunk, in the chunk's own metadata, in float16.
 
 Why not a Chroma collection of sentence vectors with its own HNSW index (as
 before): at 100k articles that is ~2M vectors, 3 GB of float32 that a reader
@@ -7,10 +7,14 @@ first write. Retrieval does not need a sentence-level nearest-neighbour search
 (recall measured in ``bench/results/scale.md``): sentence vectors are only
 read for the few chunks a question retrieved, so they are fetched by chunk id.
 
-One record per chunk holds the chunk's sentences (numbers, offsets) and their
-vectors as base64 float16 (cosine error < 1e-3), in a Chroma collection whose
-embedding is a 1-d placeholder, so the vectors live with the rest of the index
-(embedded or on a shared server) and are written and swept with the chunks.
+Each chunk's metadata holds its sentences (numbers, offsets) and their vectors
+as base64 float16 (cosine error < 1e-3), so they live with the rest of the
+index (embedded or on a shared server) and are written and swept with the
+chunk in the same call. Why in the chunk and not in a collection of their own
+(the layout before 2026-12-03): embedded Chroma loads a collection's whole id
+map the first time a process touches it, ~0.45 s for 300k records on the 2-core
+target, so a third collection cost every `citebot ask` and every `index add`
+that much again; the chunks collection is loaded by the dense search anyway.
 """
 
 from __future__ import annotations
@@ -25,6 +29,8 @@ import numpy as np
 KEY_SENTENCES = "sentences"  # JSON [[sentence number, start, end], ...]
 KEY_VECTORS = "vectors"  # base64 of float16 [n, dim], row i = sentence i above
 KEY_CHUNK_VECTOR = "chunk_vector"  # base64 of float16 [dim]: the chunk's own vector
+KEY_DIM = "dim"
+PAYLOAD_KEYS = frozenset({KEY_SENTENCES, KEY_VECTORS, KEY_CHUNK_VECTOR, KEY_DIM})
 
 
 def encode_sentences(
@@ -48,7 +54,7 @@ def encode_sentences(
         **extra,
         KEY_SENTENCES: json.dumps([list(s) for s in spans], separators=(",", ":")),
         KEY_VECTORS: base64.b64encode(matrix.tobytes()).decode("ascii"),
-        "dim": int(matrix.shape[1]) if matrix.ndim == 2 and len(matrix) else 0,
+        KEY_DIM: int(matrix.shape[1]) if matrix.ndim == 2 and len(matrix) else 0,
     }
 
 
@@ -56,7 +62,7 @@ def decode_sentences(meta: dict[str, Any]) -> tuple[list[tuple[int, int, int]], 
     """(spans, float32 vectors) of one sentence record; empty on a malformed record."""
     try:
         spans = [tuple(int(x) for x in s) for s in json.loads(meta.get(KEY_SENTENCES) or "[]")]
-        dim = int(meta.get("dim") or 0)
+        dim = int(meta.get(KEY_DIM) or 0)
         raw = base64.b64decode(meta.get(KEY_VECTORS) or "")
         matrix = np.frombuffer(raw, dtype="<f2").astype(np.float32)
         matrix = matrix.reshape(len(spans), dim) if dim else matrix.reshape(0, 0)
@@ -75,3 +81,13 @@ def decode_chunk_vector(meta: dict[str, Any]) -> np.ndarray | None:
     except (ValueError, TypeError):
         return None
     return vector if len(vector) else None
+
+
+def sentence_payload(record: dict[str, Any]) -> dict[str, Any]:
+    """The payload keys of a sentence record (what goes into its chunk's metadata)."""
+    return {key: value for key, value in record.items() if key in PAYLOAD_KEYS}
+
+
+def without_payload(meta: dict[str, Any]) -> dict[str, Any]:
+    """A chunk's metadata without its sentence payload (what a reader keeps locally)."""
+    return {key: value for key, value in meta.items() if key not in PAYLOAD_KEYS}

@@ -44,6 +44,7 @@ import numpy as np
 
 from citebot.index.search.bm25 import bm25_weights, idf_of, terms
 from citebot.index.store.chroma_store import ChromaStore, StoreState
+from citebot.index.store.sentence_records import without_payload
 
 CACHE_FORMAT = 5  # 5: SQLite + segmented BM25 (issue 12); 4 was a pickle
 SEGMENT_ROWS = 20_000  # a full build writes segments of this many chunks (bounded memory)
@@ -360,7 +361,7 @@ class _SegmentWriter:
         cur = self.cache.db.execute(
             "INSERT INTO chunks (chunk_id, art, segment, length, meta, text) "
             "VALUES (?, ?, ?, ?, ?, ?)",
-            (chunk_id, art, self.id, len(doc_terms), json.dumps(meta), text),
+            (chunk_id, art, self.id, len(doc_terms), json.dumps(without_payload(meta)), text),
         )
         row = int(cur.lastrowid or 0)
         length = min(len(doc_terms), 65535)

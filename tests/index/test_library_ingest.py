@@ -21,6 +21,7 @@ from citebot.index.library import Library
 from citebot.index.models import Skipped
 from citebot.index.search.fusion import Method
 from citebot.index.store.chroma_store import ChromaStore
+from citebot.index.store.sentence_records import decode_sentences
 from tests.conftest import LibraryFactory, news_text, write_article, write_news
 
 LONG_BODY = " ".join(
@@ -44,12 +45,16 @@ def embed_calls(monkeypatch: pytest.MonkeyPatch) -> list[int]:
 
 
 def chunk_records(lib: Library, article_id: str, kind: str = "chunks") -> list[dict[str, Any]]:
-    """Raw Chroma metadata of every chunk (or sentence) record of one article."""
+    """Raw Chroma metadata of every chunk record of one article; with ``kind="sentences"``
+    only those carrying a decodable sentence payload (spans and their vectors)."""
     build = lib.store.read_state().active_build
     assert build is not None
-    col = lib.store.chunks(build) if kind == "chunks" else lib.store.sentences(build)
+    col = lib.store.chunks(build)
     got = col.get(where={"article_key": article_key(article_id)}, include=["metadatas"])
-    return list(got["metadatas"])
+    metas = list(got["metadatas"])
+    if kind == "sentences":
+        metas = [m for m in metas if len(decode_sentences(m)[0]) > 0]
+    return metas
 
 
 def manifest_entry(lib: Library, article_id: str) -> dict[str, Any] | None:
@@ -271,7 +276,8 @@ def test_rebuild_switches_to_a_new_build_and_drops_the_old(
     assert lib.store.builds() == {new}
     names = _collection_names(lib.store)
     assert not any(old in name for name in names)
-    assert {f"citebot-{new}-{kind}" for kind in ("chunks", "sentvecs", "articles")} <= names
+    assert {f"citebot-{new}-{kind}" for kind in ("chunks", "articles")} <= names
+    assert f"citebot-{new}-sentvecs" not in names  # sentences ride in the chunks' metadata
     after = lib.status()
     assert (after.articles, after.chunks) == (before.articles, before.chunks)
     assert hit_ids(make_library(tmp_path), "zq2", "bm25")[0] == "news-002.txt"

@@ -3,13 +3,21 @@ from __future__ import annotations
 import json
 import subprocess
 import sys
+from collections.abc import Sequence
 from pathlib import Path
+from typing import Any
 
 import pytest
 
 from citebot.index import Library
-from citebot.index.store.chroma_store import SYNC_THRESHOLD
-from tests.conftest import LibraryFactory, run_cli, write_news
+from citebot.index.ingest.records import article_key
+from citebot.index.store.chroma_store import SYNC_THRESHOLD, ArticleRecords, ChromaStore
+from citebot.index.store.sentence_records import (
+    KEY_VECTORS,
+    decode_chunk_vector,
+    decode_sentences,
+)
+from tests.conftest import LibraryFactory, news_text, run_cli, write_news
 
 
 def _thresholds(lib: Library) -> dict[str, int]:
@@ -33,7 +41,7 @@ def test_collections_apply_their_write_log_every_few_records(indexed: Library) -
     """Chroma's default (1000) made every new process replay up to 1000 records
     per collection into its HNSW before the first read or write."""
     got = _thresholds(indexed)
-    assert len(got) == 4  # meta, chunks, sentvecs, articles
+    assert len(got) == 3  # meta, chunks (sentences ride in their metadata), articles
     assert set(got.values()) == {SYNC_THRESHOLD}
 
 
@@ -58,7 +66,7 @@ def _stored_thresholds(chroma_dir: Path) -> dict[str, int]:
 def test_an_index_made_with_chromas_default_is_lowered_when_opened(
     tmp_path: Path, indexed: Library
 ) -> None:
-    """Each real process lowers what it opens: a reader its chunks, a writer all four.
+    """Each real process lowers what it opens: a reader its chunks, a writer all three.
 
     Real ``citebot`` processes, as a user's next commands after upgrading: a second
     client inside this process would share Chroma's per-process state and not show
@@ -82,4 +90,78 @@ def test_an_index_made_with_chromas_default_is_lowered_when_opened(
     added = run_cli(["index", "add", str(tmp_path / "more")], tmp_path, **env)
     assert added.returncode == 0, added.stderr
     got = _stored_thresholds(chroma_dir)
-    assert len(got) == 4 and set(got.values()) == {SYNC_THRESHOLD}, got
+    assert len(got) == 3 and set(got.values()) == {SYNC_THRESHOLD}, got
+
+
+def _write_legacy_layout(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Make ingest write the layout before 2026-12-03: chunk metadata without the
+    sentence payload, which went to a ``<prefix>-<build>-sentvecs`` collection."""
+    real_put = ChromaStore.put_articles
+
+    def put_articles(
+        self: ChromaStore, build: str, records: Sequence[ArticleRecords], replaced: Any = ()
+    ) -> None:
+        col = self.client.get_or_create_collection(
+            f"{self.prefix}-{build}-sentvecs", embedding_function=None
+        )
+        ids = [cid for r in records for cid in r.chunk_ids]
+        if ids:
+            col.upsert(
+                ids=ids,
+                embeddings=[[0.0]] * len(ids),
+                metadatas=[m for r in records for m in r.sentence_records],
+            )
+        real_put(self, build, records, replaced)
+
+    monkeypatch.setattr(ArticleRecords, "chunk_metadata", lambda self: list(self.chunk_metas))
+    monkeypatch.setattr(ChromaStore, "put_articles", put_articles)
+
+
+def test_an_index_with_the_old_sentence_collection_still_answers_and_sweeps(
+    tmp_path: Path, make_library: LibraryFactory
+) -> None:
+    """Indexes written before the sentence payload moved into the chunks keep working:
+    sentences are read from the old collection, and removing an article sweeps it there."""
+    folder = tmp_path / "news"
+    write_news(folder, 3)
+    with pytest.MonkeyPatch.context() as patch:
+        _write_legacy_layout(patch)
+        make_library(tmp_path).ingest([str(folder)])
+
+    lib = make_library(tmp_path)  # today's code opens the old index
+    build = lib.store.read_state().active_build
+    assert build is not None
+    legacy = lib.store.legacy_sentences(build)
+    assert legacy is not None
+    chunks = lib.store.chunks(build).get(include=["metadatas"])
+    assert chunks["ids"] and not any(KEY_VECTORS in m for m in chunks["metadatas"])
+
+    blocks = lib.store.sentence_blocks(build, chunks["ids"])
+    assert set(blocks) == set(chunks["ids"])
+    assert all(len(spans) == len(matrix) > 0 for _, _, _, spans, matrix in blocks.values())
+    assert set(lib.store.recent_vectors(build, -1)) == set(chunks["ids"])
+
+    _title, body = news_text(1)
+    answer = lib.ask(body.split(". ")[0] + "?")
+    assert not answer.abstained and answer.citations[0].article_id == "news-001.txt"
+
+    lib.remove(["news-001.txt"])
+    left = legacy.get(where={"article_key": article_key("news-001.txt")}, include=[])
+    assert left["ids"] == []
+    assert len(legacy.get(include=[])["ids"]) == len(chunks["ids"]) - sum(
+        1 for m in chunks["metadatas"] if m["article_key"] == article_key("news-001.txt")
+    )
+
+
+def test_new_indexes_keep_sentences_in_the_chunk_metadata(indexed: Library) -> None:
+    build = indexed.store.read_state().active_build
+    assert build is not None
+    assert indexed.store.legacy_sentences(build) is None
+    got = indexed.store.chunks(build).get(include=["metadatas"])
+    for meta in got["metadatas"]:
+        spans, matrix = decode_sentences(meta)
+        assert spans and matrix.shape == (len(spans), 384)
+        assert decode_chunk_vector(meta) is not None
+    snap = indexed.snapshot()  # the reader's local copy keeps the metadata, not the payload
+    row = snap.rows_for(got["ids"][:1])[got["ids"][0]]
+    assert KEY_VECTORS not in snap._chunk(row)["meta"]

@@ -75,8 +75,8 @@ def incomplete_articles(store: ChromaStore, build: str) -> list[str]:
             chunks[key] += 1
             last_sentence[key] = max(last_sentence[key], int(meta["last_sentence"]))
     sentences: dict[tuple[str, str], set[int]] = defaultdict(set)
-    for _ids, metas, _docs in store._pages(store.sentences(build), include=["metadatas"]):
-        for meta in metas:  # one sentence record per chunk (its sentences' spans, vectors)
+    for _ids, metas, _docs in store._pages(store.chunks(build), include=["metadatas"]):
+        for meta in metas:  # each chunk's metadata holds its sentences' spans and vectors
             spans, _vectors = decode_sentences(meta)
             sentences[(meta["article_key"], meta["version"])].update(n for n, _, _ in spans)
     broken = []

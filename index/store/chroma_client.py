@@ -15,6 +15,7 @@ chromadb 1.x has no authentication of its own.
 from __future__ import annotations
 
 import json
+import sys
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 from urllib.parse import urlparse
@@ -31,7 +32,14 @@ FORMAT = 1
 
 
 def make_chroma_client(settings: Settings) -> ClientAPI:
-    """Connect to the configured store or raise a one-line StoreError."""
+    """Connect to the configured store or raise a one-line StoreError.
+
+    The override lint is only switched off while chromadb first loads: afterwards
+    there is nothing left to speed up, and a running bot reopening its client from
+    a worker thread should not swap a function other threads share.
+    """
+    if "chromadb" in sys.modules:
+        return _make_client(settings)
     with without_override_checks():
         return _make_client(settings)
 

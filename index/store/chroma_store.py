@@ -36,7 +36,7 @@ import threading
 import time
 import uuid
 from collections import OrderedDict
-from collections.abc import Collection, Iterator, Sequence
+from collections.abc import Collection, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
@@ -257,10 +257,10 @@ class ChromaStore:
 
     def drop_build(self, build: str) -> None:
         self._check_guard()
+        self._legacy.pop(build, None)
         for kind in ("chunks", "sentvecs", "articles", "sentences"):  # sentences: format 2
             name = f"{self.prefix}-{build}-{kind}"
             self._cols.pop(name, None)
-            self._legacy.pop(build, None)
             try:
                 self.client.delete_collection(name)
             except Exception:  # already gone: nothing to drop
@@ -554,24 +554,17 @@ class ChromaStore:
         """
         changed = self.changed_articles(build, after)
         live = {key: meta.get("version") for key, meta in changed.items()}
+        records = [
+            (cid, meta)
+            for ids, metas, _ in self._records_of(self.chunks(build), list(changed), ["metadatas"])
+            for cid, meta in zip(ids, metas, strict=True)
+            if live.get(meta.get("article_key")) == meta.get("version")
+        ]
         out: dict[str, np.ndarray] = {}
-        legacy: list[str] = []
-        for ids, metas, _ in self._records_of(self.chunks(build), list(changed), ["metadatas"]):
-            for cid, meta in zip(ids, metas, strict=True):
-                if live.get(meta.get("article_key")) != meta.get("version"):
-                    continue
-                vector = decode_chunk_vector(meta)
-                if vector is not None:
-                    out[cid] = vector / max(float(np.linalg.norm(vector)), 1e-9)
-                elif KEY_VECTORS not in meta:
-                    legacy.append(cid)
-        old = self.legacy_sentences(build) if legacy else None
-        if old is not None:
-            got = self._call(old.get, ids=legacy, include=["metadatas"])
-            for cid, meta in zip(got.get("ids") or [], got.get("metadatas") or [], strict=True):
-                vector = decode_chunk_vector(meta)
-                if vector is not None:
-                    out[cid] = vector / max(float(np.linalg.norm(vector)), 1e-9)
+        for cid, meta in self._with_legacy_payload(build, records):
+            vector = decode_chunk_vector(meta)
+            if vector is not None:
+                out[cid] = vector / max(float(np.linalg.norm(vector)), 1e-9)
         return out
 
     def article_keys(self, build: str) -> set[str]:
@@ -598,8 +591,17 @@ class ChromaStore:
     ) -> Iterator[tuple[str, dict[str, Any]]]:
         """(chunk id, metadata holding its sentence payload) for these chunks."""
         got = self._call(self.chunks(build).get, ids=list(chunk_ids), include=["metadatas"])
+        records = zip(got.get("ids") or [], got.get("metadatas") or [], strict=True)
+        return self._with_legacy_payload(build, records)
+
+    def _with_legacy_payload(
+        self, build: str, records: Iterable[tuple[str, dict[str, Any]]]
+    ) -> Iterator[tuple[str, dict[str, Any]]]:
+        """Chunk records as given, except that one without a sentence payload (an index
+        written before the payload moved into the chunks) is replaced by its record in
+        the old sentence collection, when there is one."""
         legacy: list[str] = []
-        for chunk_id, meta in zip(got.get("ids") or [], got.get("metadatas") or [], strict=True):
+        for chunk_id, meta in records:
             if KEY_VECTORS in meta:
                 yield chunk_id, meta
             else:

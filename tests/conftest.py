@@ -12,7 +12,7 @@ import os
 import socket
 import subprocess
 import sys
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -78,6 +78,20 @@ def write_news(folder: Path, count: int, start: int = 0) -> list[Path]:
         write_article(folder, f"news-{n:03d}.txt", *news_text(n))
         for n in range(start, start + count)
     ]
+
+
+def stored_chunks(
+    store: Any, build: str, where: dict[str, Any] | None = None, include: Sequence[str] = ()
+) -> dict[str, list[Any]]:
+    """Every chunk record of ``build`` (both the recent and the big chunk collection),
+    as one Chroma ``get`` result: ``ids`` plus the ``include``d fields."""
+    out: dict[str, list[Any]] = {"ids": [], **{field: [] for field in include}}
+    for col in store.chunk_tiers(build):
+        got = col.get(where=where, include=list(include))
+        out["ids"].extend(got["ids"])
+        for field in include:
+            out[field].extend(got[field])
+    return out
 
 
 def free_port() -> int:

@@ -12,6 +12,16 @@ Layout (all names start with the collection prefix):
   articles changed since the generation it holds). Indexes written before the
   sentence payload moved into the chunks keep it in ``<p>-<b>-sentvecs``, which
   is still read (and swept) where a chunk lacks it.
+- per build ``b`` also ``<p>-<b>-recent``: chunks of small writes (fewer than
+  RECENT_DIRECT chunks, e.g. one `citebot index add`), folded into the chunks
+  collection in bulk once it holds RECENT_FOLD_AT. Embedded Chroma loads a
+  collection's whole HNSW file and id map the first time a process touches it
+  (0.7-0.8 s for the 191k chunks of a 100k-article archive, measured): writing
+  one article into the big collection made every `index add` pay that, so the
+  cost of a write grew with the archive. Readers search both collections and
+  read the recent one first: a fold writes into the big collection before it
+  deletes from the recent one, so a chunk being moved is never missed (a chunk
+  seen in both is taken once).
 
 Atomicity without transactions: chunk ids carry the article *version*; new
 chunks are written first, the manifest record last, old versions swept after.
@@ -70,6 +80,14 @@ _DUMMY = [0.0]
 # 100 bounds the replay to ~30 ms and applies about once per 30 added articles.
 SYNC_THRESHOLD = 100
 _PERSIST_OFTEN = {"sync_threshold": SYNC_THRESHOLD, "batch_size": SYNC_THRESHOLD}
+RECENT_DIRECT = 256
+"""A write of at least this many chunks goes straight into the chunks collection:
+a bulk flush pays the collection's load once for many chunks, and moving it
+through the recent collection would write every chunk twice."""
+RECENT_FOLD_AT = 2000
+"""Chunks the recent collection gathers before they are folded into the big one:
+one load of the big collection per ~1,000 added articles, and the recent
+collection stays small enough to load in a few milliseconds."""
 
 
 class WriteGuard(Protocol):
@@ -235,6 +253,28 @@ class ChromaStore:
     def chunks(self, build: str) -> Any:
         return self._build_collection(build, "chunks", vectors=True)
 
+    def recent_chunks(self, build: str) -> Any:
+        """Chunks of small writes not yet folded into ``chunks`` (see the module docstring)."""
+        return self._build_collection(build, "recent", vectors=True)
+
+    def chunk_tiers(self, build: str) -> list[Any]:
+        """The collections holding the build's chunks, in the order readers must read them.
+
+        Looked up, not created: readers never write, a small index has no big
+        collection until its first fold or bulk write, and an embedded reader that
+        touched a collection while it was still empty fails on it once another
+        process has written there (Chroma: "Nothing found on disk").
+        """
+        tiers = []
+        for kind in ("recent", "chunks"):
+            name = f"{self.prefix}-{build}-{kind}"
+            col = self._cols.get(name)
+            if col is None:
+                col = self._existing(name)
+            if col is not None:
+                tiers.append(col)
+        return tiers
+
     def legacy_sentences(self, build: str) -> Any | None:
         """The separate sentence-record collection of an index written before the
         payload moved into the chunks (same ids as the chunks), or None.
@@ -258,7 +298,7 @@ class ChromaStore:
     def drop_build(self, build: str) -> None:
         self._check_guard()
         self._legacy.pop(build, None)
-        for kind in ("chunks", "sentvecs", "articles", "sentences"):  # sentences: format 2
+        for kind in ("chunks", "recent", "sentvecs", "articles", "sentences"):  # sentences: v2
             name = f"{self.prefix}-{build}-{kind}"
             self._cols.pop(name, None)
             try:
@@ -308,10 +348,12 @@ class ChromaStore:
         chunks, so a crash anywhere leaves each article old or new, never mixed.
         Keys in ``replaced`` had an older version: its records are swept after.
         Batching the whole flush into a few upserts keeps Chroma's share of the
-        ingest time small. A chunk's sentences ride in its own metadata.
+        ingest time small. A chunk's sentences ride in its own metadata. A small
+        batch goes to the recent collection, folded into the big one in bulk.
         """
+        small = sum(len(r.chunk_ids) for r in records) < RECENT_DIRECT
         self._upsert(
-            self.chunks(build),
+            self.recent_chunks(build) if small else self.chunks(build),
             [r.chunk_ids for r in records],
             [r.chunk_vectors for r in records],
             [r.chunk_metadata() for r in records],
@@ -333,6 +375,38 @@ class ChromaStore:
             self._check_guard()
         for rec in swept:
             self.sweep(build, rec.key, keep_version=rec.manifest["version"])
+        if small:
+            self.fold_recent(build)
+
+    def fold_recent(self, build: str, at: int | None = None) -> int:
+        """Move the recent collection's chunks into the big one once it holds ``at``
+        (default RECENT_FOLD_AT).
+
+        Each page is written to the big collection before it is deleted from the
+        recent one (readers read recent first, so nothing is ever missing); records
+        keep their metadata, stamps included. Returns the number of chunks moved.
+        """
+        recent = self.recent_chunks(build)
+        if self._call(recent.count) < (RECENT_FOLD_AT if at is None else at):
+            return 0
+        main = self.chunks(build)
+        include = ["embeddings", "metadatas", "documents"]
+        moved = 0
+        while True:
+            self._check_guard()
+            got = self._call(recent.get, include=include, limit=PAGE)
+            ids = list(got.get("ids") or [])
+            if not ids:
+                return moved
+            self._call(
+                main.upsert,
+                ids=ids,
+                embeddings=np.asarray(got["embeddings"], dtype=np.float32),
+                metadatas=got["metadatas"],
+                documents=got["documents"],
+            )
+            self._call(recent.delete, ids=ids)
+            moved += len(ids)
 
     def _upsert(
         self,
@@ -409,7 +483,7 @@ class ChromaStore:
         Returns the number of records deleted.
         """
         expected = sum(int(meta.get("chunks", 0)) for meta in manifest.values())
-        if self._call(self.chunks(build).count) == expected:
+        if sum(self._call(col.count) for col in self.chunk_tiers(build)) == expected:
             return 0
         live = {key: meta.get("version") for key, meta in manifest.items()}
         cutoff = time.time() - grace
@@ -431,14 +505,26 @@ class ChromaStore:
 
     # ---- reads for retrieval ----------------------------------------------
     def all_chunks(self, build: str) -> Iterator[tuple[list[str], list[dict[str, Any]], list[str]]]:
-        yield from self._pages(self.chunks(build), include=["metadatas", "documents"])
+        seen: set[str] = set()
+        for col in self.chunk_tiers(build):
+            for page in self._pages(col, include=["metadatas", "documents"]):
+                ids, metas, docs = _unseen(seen, *page)
+                if ids:
+                    yield ids, metas, docs
 
     def dense_query(self, build: str, vector: np.ndarray, n: int) -> tuple[list[str], list[float]]:
-        col = self.chunks(build)
-        got = self._call(col.query, query_embeddings=[vector], n_results=n, include=["distances"])
-        ids = (got.get("ids") or [[]])[0]
-        distances = (got.get("distances") or [[]])[0]
-        return list(ids), [1.0 - float(d) for d in distances]
+        """The ``n`` chunks nearest ``vector`` over both chunk collections, best first."""
+        best: dict[str, float] = {}
+        for col in self.chunk_tiers(build):
+            got = self._call(
+                col.query, query_embeddings=[vector], n_results=n, include=["distances"]
+            )
+            ids = (got.get("ids") or [[]])[0]
+            distances = (got.get("distances") or [[]])[0]
+            for chunk_id, distance in zip(ids, distances, strict=True):
+                best[chunk_id] = max(best.get(chunk_id, -2.0), 1.0 - float(distance))
+        ranked = sorted(best.items(), key=lambda item: -item[1])[:n]
+        return [chunk_id for chunk_id, _ in ranked], [sim for _, sim in ranked]
 
     def sentence_vectors(
         self, build: str, chunk_ids: Sequence[str]
@@ -556,7 +642,7 @@ class ChromaStore:
         live = {key: meta.get("version") for key, meta in changed.items()}
         records = [
             (cid, meta)
-            for ids, metas, _ in self._records_of(self.chunks(build), list(changed), ["metadatas"])
+            for ids, metas, _ in self._tier_records(build, list(changed), ["metadatas"])
             for cid, meta in zip(ids, metas, strict=True)
             if live.get(meta.get("article_key")) == meta.get("version")
         ]
@@ -575,24 +661,42 @@ class ChromaStore:
         self, build: str, keys: Collection[str]
     ) -> Iterator[tuple[list[str], list[dict[str, Any]], list[str]]]:
         """Chunk records (all stored versions) of the given articles, in pages."""
-        yield from self._records_of(self.chunks(build), list(keys), ["metadatas", "documents"])
+        yield from self._tier_records(build, list(keys), ["metadatas", "documents"])
 
     def counts(self, build: str) -> tuple[int, int]:
-        return self._call(self.articles(build).count), self._call(self.chunks(build).count)
+        chunks = sum(self._call(col.count) for col in self.chunk_tiers(build))
+        return self._call(self.articles(build).count), chunks
 
     # ---- plumbing ------------------------------------------------------------
     def _chunk_collections(self, build: str) -> list[Any]:
-        """Collections holding per-chunk records: the chunks, and a legacy sentence one."""
+        """Collections holding per-chunk records: both chunk tiers, and a legacy sentence one."""
         old = self.legacy_sentences(build)
-        return [self.chunks(build)] if old is None else [self.chunks(build), old]
+        return self.chunk_tiers(build) + ([] if old is None else [old])
 
     def _sentence_records(
         self, build: str, chunk_ids: Sequence[str]
     ) -> Iterator[tuple[str, dict[str, Any]]]:
         """(chunk id, metadata holding its sentence payload) for these chunks."""
-        got = self._call(self.chunks(build).get, ids=list(chunk_ids), include=["metadatas"])
-        records = zip(got.get("ids") or [], got.get("metadatas") or [], strict=True)
-        return self._with_legacy_payload(build, records)
+        records: dict[str, dict[str, Any]] = {}
+        for col in self.chunk_tiers(build):
+            wanted = [cid for cid in chunk_ids if cid not in records]
+            if not wanted:
+                break
+            got = self._call(col.get, ids=wanted, include=["metadatas"])
+            for cid, meta in zip(got.get("ids") or [], got.get("metadatas") or [], strict=True):
+                records.setdefault(cid, meta)
+        return self._with_legacy_payload(build, records.items())
+
+    def _tier_records(
+        self, build: str, keys: Sequence[str], include: list[str]
+    ) -> Iterator[tuple[list[str], list[Any], list[Any]]]:
+        """``_records_of`` over both chunk collections, recent first, each chunk once."""
+        seen: set[str] = set()
+        for col in self.chunk_tiers(build):
+            for page in self._records_of(col, keys, include):
+                ids, metas, docs = _unseen(seen, *page)
+                if ids:
+                    yield ids, metas, docs
 
     def _with_legacy_payload(
         self, build: str, records: Iterable[tuple[str, dict[str, Any]]]
@@ -636,6 +740,20 @@ class ChromaStore:
             stamp["writer"] = self.guard.owner
         return stamp
 
+    def _existing(self, name: str) -> Any | None:
+        """The collection ``name`` if it exists (kept for later calls), else None."""
+        from chromadb.errors import NotFoundError
+
+        try:
+            col = self._call(self.client.get_collection, name, embedding_function=None)
+        except StoreError as exc:
+            if isinstance(exc.__cause__, NotFoundError | ValueError):
+                return None
+            raise
+        _persist_often(col)
+        self._cols[name] = col
+        return col
+
     def _build_collection(self, build: str, kind: str, *, vectors: bool) -> Any:
         return self._collection(f"{self.prefix}-{build}-{kind}", vectors=vectors)
 
@@ -677,6 +795,17 @@ class ChromaStore:
         except Exception as exc:
             where = self.settings.store_label
             raise StoreError(f"{where}: {type(exc).__name__}: {_short(exc)}") from exc
+
+
+def _unseen(
+    seen: set[str], ids: list[str], metas: list[Any], docs: list[Any]
+) -> tuple[list[str], list[Any], list[Any]]:
+    """The records of a page whose ids are not in ``seen`` (which learns them)."""
+    keep = [i for i, record_id in enumerate(ids) if record_id not in seen]
+    seen.update(ids)
+    if len(keep) == len(ids):
+        return ids, metas, docs
+    return [ids[i] for i in keep], [metas[i] for i in keep], [docs[i] for i in keep]
 
 
 def _persist_often(col: Any) -> None:

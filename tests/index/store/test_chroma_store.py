@@ -11,13 +11,14 @@ import pytest
 
 from citebot.index import Library
 from citebot.index.ingest.records import article_key
+from citebot.index.store import chroma_store
 from citebot.index.store.chroma_store import SYNC_THRESHOLD, ArticleRecords, ChromaStore
 from citebot.index.store.sentence_records import (
     KEY_VECTORS,
     decode_chunk_vector,
     decode_sentences,
 )
-from tests.conftest import LibraryFactory, news_text, run_cli, write_news
+from tests.conftest import LibraryFactory, news_text, run_cli, stored_chunks, write_news
 
 
 def _thresholds(lib: Library) -> dict[str, int]:
@@ -41,7 +42,9 @@ def test_collections_apply_their_write_log_every_few_records(indexed: Library) -
     """Chroma's default (1000) made every new process replay up to 1000 records
     per collection into its HNSW before the first read or write."""
     got = _thresholds(indexed)
-    assert len(got) == 3  # meta, chunks (sentences ride in their metadata), articles
+    # meta, articles, and the recent chunks (a small index has no big chunk collection
+    # yet; sentences ride in the chunks' metadata)
+    assert len(got) == 3
     assert set(got.values()) == {SYNC_THRESHOLD}
 
 
@@ -83,7 +86,7 @@ def test_an_index_made_with_chromas_default_is_lowered_when_opened(
     asked = run_cli(["ask", "What happened to the vineyard harvest?"], tmp_path, **env)
     assert asked.returncode == 0, asked.stderr
     got = _stored_thresholds(chroma_dir)
-    chunks = next(name for name in got if name.endswith("-chunks"))
+    chunks = next(name for name in got if name.endswith("-recent"))
     assert got[chunks] == SYNC_THRESHOLD  # a reader lowers what it opens
 
     write_news(tmp_path / "more", 1, start=3)
@@ -114,6 +117,7 @@ def _write_legacy_layout(monkeypatch: pytest.MonkeyPatch) -> None:
         real_put(self, build, records, replaced)
 
     monkeypatch.setattr(ArticleRecords, "chunk_metadata", lambda self: list(self.chunk_metas))
+    monkeypatch.setattr(chroma_store, "RECENT_DIRECT", 0)  # no recent collection then
     monkeypatch.setattr(ChromaStore, "put_articles", put_articles)
 
 
@@ -157,7 +161,8 @@ def test_new_indexes_keep_sentences_in_the_chunk_metadata(indexed: Library) -> N
     build = indexed.store.read_state().active_build
     assert build is not None
     assert indexed.store.legacy_sentences(build) is None
-    got = indexed.store.chunks(build).get(include=["metadatas"])
+    got = stored_chunks(indexed.store, build, include=["metadatas"])
+    assert got["ids"]
     for meta in got["metadatas"]:
         spans, matrix = decode_sentences(meta)
         assert spans and matrix.shape == (len(spans), 384)

@@ -69,13 +69,13 @@ def incomplete_articles(store: ChromaStore, build: str) -> list[str]:
     manifest = store.manifest(build)
     chunks: dict[tuple[str, str], int] = defaultdict(int)
     last_sentence: dict[tuple[str, str], int] = defaultdict(int)
-    for _ids, metas, _docs in store._pages(store.chunks(build), include=["metadatas"]):
+    for _ids, metas, _docs in store.all_chunks(build):
         for meta in metas:
             key = (meta["article_key"], meta["version"])
             chunks[key] += 1
             last_sentence[key] = max(last_sentence[key], int(meta["last_sentence"]))
     sentences: dict[tuple[str, str], set[int]] = defaultdict(set)
-    for _ids, metas, _docs in store._pages(store.chunks(build), include=["metadatas"]):
+    for _ids, metas, _docs in store.all_chunks(build):
         for meta in metas:  # each chunk's metadata holds its sentences' spans and vectors
             spans, _vectors = decode_sentences(meta)
             sentences[(meta["article_key"], meta["version"])].update(n for n, _, _ in spans)
@@ -164,7 +164,7 @@ def _lease_holder_pid(store: ChromaStore) -> int | None:
 def _mid_write(store: ChromaStore, build: str, visible: int) -> bool:
     """Chunks on the server beyond what the manifest owns: a write is under way."""
     expected = sum(int(m.get("chunks", 0)) for m in store.manifest(build).values())
-    return store._call(store.chunks(build).count) > max(expected, visible)
+    return store.counts(build)[1] > max(expected, visible)
 
 
 @pytest.mark.slow

@@ -136,14 +136,16 @@ def test_sentence_blocks_are_read_once_per_chunk_and_follow_new_versions(
     assert set(first) == set(ids)
 
     reads: list[list[str]] = []
-    real_get = store.chunks(build).get
+    tier = store.chunk_tiers(build)[0]  # small writes land in the recent collection
+    assert tier.name.endswith("-recent")
+    real_get = tier.get
 
     def counting_get(**kwargs: object) -> object:
         if "ids" in kwargs:  # reads by chunk id (the refresh reads by article key)
             reads.append(list(kwargs["ids"]))  # type: ignore[arg-type]
         return real_get(**kwargs)
 
-    store.chunks(build).get = counting_get  # type: ignore[method-assign]
+    tier.get = counting_get  # type: ignore[method-assign]
     again = store.sentence_blocks(build, ids[:2])
     assert reads == [] and all(again[c][4] is first[c][4] for c in ids[:2])
 

@@ -70,6 +70,13 @@ SENTENCE_BLOCKS_KEPT = 2000  # ~15 KB each: ~30 MB at most
 log = logging.getLogger(__name__)
 
 PAGE = 2000
+WRITE_BATCH = 250
+"""Records per upsert or delete call. A call into Chroma's bindings can keep every
+other thread of the process waiting until it returns: an upsert of 700 or more
+chunk-sized records (4 KB of metadata each) held a busy thread off for its whole
+1.3 s, 2,000 for 2.9 s, while 500 or fewer never held it more than 2 ms
+(measured). In the bot that other thread is the event loop, so a feed pull or a
+fold writes in batches of this size."""
 _DUMMY = [0.0]
 # Chroma applies its write log to a collection's HNSW file every ``sync_threshold``
 # records (default 1000) and every process that opens the collection replays the
@@ -394,7 +401,7 @@ class ChromaStore:
         moved = 0
         while True:
             self._check_guard()
-            got = self._call(recent.get, include=include, limit=PAGE)
+            got = self._call(recent.get, include=include, limit=WRITE_BATCH)
             ids = list(got.get("ids") or [])
             if not ids:
                 return moved
@@ -423,8 +430,8 @@ class ChromaStore:
         stamp = self._stamp()
         flat_metas = [{**m, **stamp} for part in metas for m in part]
         flat_docs = [d for part in docs for d in part] if docs is not None else None
-        for start in range(0, len(flat_ids), PAGE):
-            end = start + PAGE
+        for start in range(0, len(flat_ids), WRITE_BATCH):
+            end = start + WRITE_BATCH
             extra = {"documents": flat_docs[start:end]} if flat_docs is not None else {}
             self._call(
                 col.upsert,
@@ -498,8 +505,8 @@ class ChromaStore:
                 and float(meta.get("written_at", 0.0)) < cutoff
                 and (mine is None or meta.get("writer") != mine)
             ]
-            for start in range(0, len(stale), PAGE):
-                self._call(col.delete, ids=stale[start : start + PAGE])
+            for start in range(0, len(stale), WRITE_BATCH):
+                self._call(col.delete, ids=stale[start : start + WRITE_BATCH])
             deleted += len(stale)
         return deleted
 

@@ -290,6 +290,7 @@ def disk_mb(folder: Path) -> dict[str, float]:
 def measure_size(
     data_dir: Path, articles: int, questions: list[dict[str, Any]], quick: bool, log: Log
 ) -> dict[str, Any]:
+    from bench.scale_fold import measure_fold
     from bench.scale_keywords import memory_parts
 
     out: dict[str, Any] = {"articles": articles}
@@ -325,6 +326,8 @@ def measure_size(
     out["disk"] = disk_mb(data_dir)
     total = out["disk"]["chroma_mb"] + out["disk"]["reader_cache_mb"]
     out["disk_mb_per_1k_articles"] = total / (articles / 1000)
+    out["fold"] = measure_fold(data_dir)
+    log(f"  fold {out['fold']['fold_s']:.1f} s ({out['fold']['moved']} chunks)")
     out["memory_parts"] = memory_parts(data_dir)
     return out
 

@@ -13,6 +13,7 @@ TARGETS = {
     "rss": "≤ 3 GB",
     "disk": "printed",
     "recall": "within 1 point of the small index",
+    "fold": "printed (once per ~1,000 added articles)",
 }
 
 
@@ -82,6 +83,15 @@ def scale_section(scale: dict[str, Any]) -> str:
             "the running bot adds the article itself (feed pull), then answers",
             "bot",
             lambda d: add(d, "bot_ingests") if "bot_ingests" in d["add_one"] else "–",
+        ),
+        row(
+            "fold: the write that fills the recent collection moves its 2,000 chunks",
+            "fold",
+            lambda d: (
+                f"{d['fold']['fold_s']:.1f} s (process {d['fold']['process_s']:.1f} s)"
+                if d.get("fold")
+                else "–"
+            ),
         ),
         row(
             "reader RSS (running bot, after the questions)",

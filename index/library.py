@@ -337,7 +337,9 @@ class Library:
             self._recent = {}
             return None
         if foreign and state.active_build is not None:
-            self._recent = self.store.recent_vectors(state.active_build, self._client_generation)
+            self._recent = self.store.recent_vectors(
+                state.active_build, self._client_generation, state.generation
+            )
         return self._recent or None
 
     def _recent_count(self) -> int:

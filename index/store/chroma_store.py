@@ -87,6 +87,10 @@ _DUMMY = [0.0]
 # 100 bounds the replay to ~30 ms and applies about once per 30 added articles.
 SYNC_THRESHOLD = 100
 _PERSIST_OFTEN = {"sync_threshold": SYNC_THRESHOLD, "batch_size": SYNC_THRESHOLD}
+JOURNAL_KEEP = 32
+"""Generations the ``journal`` record in the meta collection describes."""
+JOURNAL_MANIFESTS = 64
+"""Manifests one journal entry lists at most; a bigger write is marked unlisted."""
 RECENT_DIRECT = 256
 """A write of at least this many chunks goes straight into the chunks collection:
 a bulk flush pays the collection's load once for many chunks, and moving it
@@ -210,6 +214,7 @@ class ChromaStore:
         if bump:
             state.generation += 1
             state.updated_at = time.time()
+            self._write_journal(stored, state)
         # Claimed before the write lands: a reader thread of this process (the bot's
         # answer worker) that sees the new generation must know it is this process's
         # own write, or it would reopen the store under the writer.
@@ -220,6 +225,61 @@ class ChromaStore:
             self.written_generation = before
             raise
         return state
+
+    def _write_journal(self, stored: StoreState, state: StoreState) -> None:
+        """Note in the meta collection which manifests generation ``state.generation``
+        publishes (see ``journal_changes``), before the state record names it.
+
+        Listed are all manifests stamped after the stored generation, as readers'
+        ``gen >`` query would find them (also those a writer that died before
+        publishing left behind); a write of more than JOURNAL_MANIFESTS, or a
+        switch of build, is marked unlisted. The writer has the manifests loaded
+        already: it just wrote or looked up its articles there.
+        """
+        meta = self.meta_get("journal")
+        entries = [
+            entry
+            for entry in (json.loads(meta["entries"]) if meta else [])
+            if entry["gen"] <= stored.generation  # an unpublished writer's entry goes
+        ][-(JOURNAL_KEEP - 1) :]
+        listed: dict[str, Any] | None = None
+        build = state.active_build
+        if build is not None and build == stored.active_build:
+            got = self._call(
+                self.articles(build).get,
+                where={"gen": {"$gt": stored.generation}},
+                include=["metadatas"],
+                limit=JOURNAL_MANIFESTS + 1,
+            )
+            ids = got.get("ids") or []
+            if len(ids) <= JOURNAL_MANIFESTS:
+                listed = dict(zip(ids, got.get("metadatas") or [], strict=True))
+        entries.append({"gen": state.generation, "build": build, "manifests": listed})
+        self.meta_put("journal", {"entries": json.dumps(entries)})
+
+    def journal_changes(
+        self, build: str, after: int, upto: int
+    ) -> dict[str, dict[str, Any]] | None:
+        """Manifests written by generations ``after + 1 .. upto``, from the journal, or
+        None where it does not list them all (then ask ``changed_articles``).
+
+        Why: embedded Chroma loads a collection's whole HNSW and id map the first
+        time a process touches it, 0.2-0.25 s for the manifests of a 100k-article
+        archive (measured); a new `citebot ask` after one added article paid that
+        only to learn which one it was. The journal is one record in the small
+        meta collection that every process reads anyway.
+        """
+        if upto - after > JOURNAL_KEEP:
+            return None
+        meta = self.meta_get("journal")
+        entries = {e["gen"]: e for e in json.loads(meta["entries"])} if meta else {}
+        out: dict[str, dict[str, Any]] = {}
+        for gen in range(after + 1, upto + 1):
+            entry = entries.get(gen)
+            if entry is None or entry["build"] != build or entry["manifests"] is None:
+                return None
+            out.update(entry["manifests"])
+        return out
 
     # ---- single records in the meta collection (state, leases) -------------------
     def meta_get(self, record_id: str) -> dict[str, Any] | None:
@@ -638,14 +698,19 @@ class ChromaStore:
                 return out
             offset += len(ids)
 
-    def recent_vectors(self, build: str, after: int) -> dict[str, np.ndarray]:
-        """chunk id -> vector of the live chunks of articles written after generation ``after``.
+    def recent_vectors(
+        self, build: str, after: int, upto: int | None = None
+    ) -> dict[str, np.ndarray]:
+        """chunk id -> vector of the live chunks of articles written after generation ``after``
+        (up to ``upto``, the generation the caller holds, when the journal lists them).
 
         Read from the float16 copy in the chunks' metadata, not as embeddings: an
         embedded Chroma opened before those writes cannot return their vectors,
         but reads their metadata (plain SQLite rows).
         """
-        changed = self.changed_articles(build, after)
+        changed = None if upto is None else self.journal_changes(build, after, upto)
+        if changed is None:
+            changed = self.changed_articles(build, after)
         live = {key: meta.get("version") for key, meta in changed.items()}
         records = [
             (cid, meta)

@@ -195,7 +195,7 @@ class ReaderCache:
                 changed = store.manifest(build)
                 removed: set[str] = set()
             else:
-                changed, removed = self._changes(store, build, cached_gen)
+                changed, removed = self._changes(store, build, cached_gen, state.generation)
             self._remove(removed | set(changed))
             stats["removed"] = len(removed)
             stats["articles"] = len(changed)
@@ -214,10 +214,12 @@ class ReaderCache:
             self.db.execute("PRAGMA wal_checkpoint(TRUNCATE)").fetchall()
 
     def _changes(
-        self, store: ChromaStore, build: str, since: int
+        self, store: ChromaStore, build: str, since: int, upto: int
     ) -> tuple[dict[str, dict[str, Any]], set[str]]:
         """Articles to (re)load and keys to drop, from manifests written after ``since``."""
-        fresh = store.changed_articles(build, since)
+        fresh = store.journal_changes(build, since, upto)
+        if fresh is None:
+            fresh = store.changed_articles(build, since)
         keys = list(fresh)
         local = dict(
             row

@@ -123,23 +123,3 @@ def test_a_chunk_caught_mid_fold_in_both_collections_is_read_once(
 
     assert lib.store.fold_recent(build, at=0) == 3  # the fold finishes
     assert _ids(recent) == set() and _ids(main) == set(got["ids"])
-
-
-def test_a_running_reader_finds_chunks_another_writer_folded(
-    tmp_path: Path, make_library: LibraryFactory
-) -> None:
-    """Embedded Chroma: the reader's copies of both vector indexes predate the write and
-    the fold; the article is found through the chunks read since its generation."""
-    folder = tmp_path / "news"
-    write_news(folder, 3)
-    make_library(tmp_path).ingest([str(folder)])
-    reader = make_library(tmp_path)
-    assert reader.search("vineyard harvest", 1, "dense")
-    other = make_library(tmp_path)  # another process's Library: its own Chroma client
-    other.store.reopen()
-    write_article(folder, "late.txt", "Comet seen over Dunmore", "Astronomers saw a comet zq77.")
-    other.ingest([str(folder)])
-    build = _build(other)
-    assert other.store.fold_recent(build, at=0) == 4
-    hits = reader.search("comet astronomers", 1, "dense")
-    assert [h.article_id for h in hits] == ["late.txt"]

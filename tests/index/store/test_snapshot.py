@@ -5,6 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import numpy as np
+import pytest
 
 from citebot.index import Library
 from citebot.index.search.bm25 import BM25Index
@@ -101,10 +102,13 @@ def test_many_small_refreshes_merge_segments_and_drop_deleted_rows(
     assert [h.article_id for h in reader.search("zq45", 1, "bm25")] == ["news-004.txt"]
 
 
+@pytest.mark.parametrize("fold", [False, True], ids=["in-recent", "folded"])
 def test_a_running_reader_sees_an_article_added_by_another_process(
-    tmp_path: Path, make_library: LibraryFactory
+    tmp_path: Path, make_library: LibraryFactory, fold: bool
 ) -> None:
-    """Embedded Chroma: the reader's vector index is not reloaded, the new chunk is found."""
+    """Embedded Chroma: the reader's vector index is not reloaded, the new chunk is found
+    (also once the writer folded the recent chunks into the big collection, which the
+    reader's copy predates as well)."""
     folder = tmp_path / "news"
     write_news(folder, 4)
     make_library(tmp_path).ingest([str(folder)])
@@ -114,6 +118,10 @@ def test_a_running_reader_sees_an_article_added_by_another_process(
     other.store.reopen()
     write_article(folder, "late.txt", "Comet seen over Dunmore", "Astronomers saw a comet zq77.")
     other.ingest([str(folder)])
+    build = other.store.read_state().active_build
+    assert build is not None
+    if fold:
+        assert other.store.fold_recent(build, at=0) == 5
     hits = reader.search("comet astronomers", 1, "dense")
     assert [h.article_id for h in hits] == ["late.txt"]
     assert reader.snapshot().recent  # found through the exact search beside the index

@@ -46,7 +46,7 @@ import threading
 import time
 import uuid
 from collections import OrderedDict
-from collections.abc import Collection, Iterable, Iterator, Sequence
+from collections.abc import Callable, Collection, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
@@ -65,6 +65,7 @@ from citebot.index.store.sentence_records import (
 
 # (article key, chunk number, version, [(sentence, start, end)], sentence vectors)
 SentenceBlock = tuple[str, int, str, list[tuple[int, int, int]], np.ndarray]
+Page = tuple[list[str], list[Any], list[Any]]  # ids, metadatas, documents of one read
 SENTENCE_BLOCKS_KEPT = 2000  # ~15 KB each: ~30 MB at most
 
 log = logging.getLogger(__name__)
@@ -245,15 +246,9 @@ class ChromaStore:
         listed: dict[str, Any] | None = None
         build = state.active_build
         if build is not None and build == stored.active_build:
-            got = self._call(
-                self.articles(build).get,
-                where={"gen": {"$gt": stored.generation}},
-                include=["metadatas"],
-                limit=JOURNAL_MANIFESTS + 1,
-            )
-            ids = got.get("ids") or []
-            if len(ids) <= JOURNAL_MANIFESTS:
-                listed = dict(zip(ids, got.get("metadatas") or [], strict=True))
+            written = self.changed_articles(build, stored.generation, JOURNAL_MANIFESTS + 1)
+            if len(written) <= JOURNAL_MANIFESTS:
+                listed = written
         entries.append({"gen": state.generation, "build": build, "manifests": listed})
         self.meta_put("journal", {"entries": json.dumps(entries)})
 
@@ -572,12 +567,7 @@ class ChromaStore:
 
     # ---- reads for retrieval ----------------------------------------------
     def all_chunks(self, build: str) -> Iterator[tuple[list[str], list[dict[str, Any]], list[str]]]:
-        seen: set[str] = set()
-        for col in self.chunk_tiers(build):
-            for page in self._pages(col, include=["metadatas", "documents"]):
-                ids, metas, docs = _unseen(seen, *page)
-                if ids:
-                    yield ids, metas, docs
+        yield from self._tier_pages(build, lambda col: self._pages(col, ["metadatas", "documents"]))
 
     def dense_query(self, build: str, vector: np.ndarray, n: int) -> tuple[list[str], list[float]]:
         """The ``n`` chunks nearest ``vector`` over both chunk collections, best first."""
@@ -680,21 +670,25 @@ class ChromaStore:
         """The generation the next ``write_state`` will publish (stamped on manifests)."""
         return max(self.written_generation, self.read_state().generation) + 1
 
-    def changed_articles(self, build: str, after: int) -> dict[str, dict[str, Any]]:
-        """Manifests written by generations after ``after`` (what a reader must refresh)."""
+    def changed_articles(
+        self, build: str, after: int, at_most: int | None = None
+    ) -> dict[str, dict[str, Any]]:
+        """Manifests written by generations after ``after`` (what a reader must refresh);
+        with ``at_most``, no more than that many."""
         out: dict[str, dict[str, Any]] = {}
         offset = 0
+        page = PAGE if at_most is None else min(PAGE, at_most)
         while True:
             got = self._call(
                 self.articles(build).get,
                 where={"gen": {"$gt": after}},
                 include=["metadatas"],
-                limit=PAGE,
+                limit=page,
                 offset=offset,
             )
             ids = got.get("ids") or []
             out.update(zip(ids, got.get("metadatas") or [], strict=True))
-            if len(ids) < PAGE:
+            if len(ids) < page or (at_most is not None and len(out) >= at_most):
                 return out
             offset += len(ids)
 
@@ -763,10 +757,18 @@ class ChromaStore:
         self, build: str, keys: Sequence[str], include: list[str]
     ) -> Iterator[tuple[list[str], list[Any], list[Any]]]:
         """``_records_of`` over both chunk collections, recent first, each chunk once."""
+        yield from self._tier_pages(build, lambda col: self._records_of(col, keys, include))
+
+    def _tier_pages(self, build: str, pages: Callable[[Any], Iterator[Page]]) -> Iterator[Page]:
+        """The pages ``pages(col)`` yields for each chunk collection, recent first, with
+        a chunk seen in both (caught mid-fold) kept only the first time."""
         seen: set[str] = set()
         for col in self.chunk_tiers(build):
-            for page in self._records_of(col, keys, include):
-                ids, metas, docs = _unseen(seen, *page)
+            for ids, metas, docs in pages(col):
+                keep = [i for i, record_id in enumerate(ids) if record_id not in seen]
+                seen.update(ids)
+                if len(keep) < len(ids):
+                    ids, metas, docs = ([part[i] for i in keep] for part in (ids, metas, docs))
                 if ids:
                     yield ids, metas, docs
 
@@ -867,17 +869,6 @@ class ChromaStore:
         except Exception as exc:
             where = self.settings.store_label
             raise StoreError(f"{where}: {type(exc).__name__}: {_short(exc)}") from exc
-
-
-def _unseen(
-    seen: set[str], ids: list[str], metas: list[Any], docs: list[Any]
-) -> tuple[list[str], list[Any], list[Any]]:
-    """The records of a page whose ids are not in ``seen`` (which learns them)."""
-    keep = [i for i, record_id in enumerate(ids) if record_id not in seen]
-    seen.update(ids)
-    if len(keep) == len(ids):
-        return ids, metas, docs
-    return [ids[i] for i in keep], [metas[i] for i in keep], [docs[i] for i in keep]
 
 
 def _persist_often(col: Any) -> None:

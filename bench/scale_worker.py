@@ -14,8 +14,10 @@ line and answers one JSON line on stdout:
   first 5 articles retrieved (each item ``{question, article_ids, as_of?}``);
 * ``{"cmd": "quit"}``.
 
-It uses only the public API, so the same file drives today's code (run with
-that checkout's interpreter) and the new one.
+``--exact-search`` skips ``Library.warm_up``, so dense search scans the reader
+cache's vectors as a one-question process does. It uses only the public API,
+so the same file drives today's code (run with that checkout's interpreter)
+and the new one.
 """
 
 from __future__ import annotations
@@ -64,6 +66,8 @@ def main() -> int:
 
         library.answerer.retrieval = RetrievalConfig(sentences="none")
     library.snapshot()
+    if hasattr(library, "warm_up") and "--exact-search" not in sys.argv:
+        library.warm_up()  # as the bot does after login (older code: the first ask does it)
     opened = time.perf_counter() - t0
     print(json.dumps({"ready": True, "open_s": opened, "rss": rss_mb()}), flush=True)
     for line in sys.stdin:

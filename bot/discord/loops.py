@@ -19,15 +19,12 @@ async def warm_up(services: Services) -> None:
     """Get ready to answer without delaying login.
 
     Indexes the bundled articles when the index is empty (if enabled; questions
-    wait for this, see ``Services.wait_ready``) and loads the embedding model
-    with a throwaway search, so the first real question does not pay seconds
-    of model loading (it is queued behind that search on the answers worker).
+    wait for this, see ``Services.wait_ready``) and loads what answering
+    keeps in memory (``Library.warm_up``: the encoder, the vector index), so the
+    first real question does not pay seconds of loading (it is queued behind the
+    warm-up on the answers worker).
     """
     library = services.library
-
-    def warm_search() -> None:
-        if library.status().articles:
-            library.search("warm up", k=1)
 
     try:
         if services.settings.auto_index_bundled:
@@ -39,7 +36,7 @@ async def warm_up(services: Services) -> None:
     finally:
         services.ready.set()
     try:
-        await services.reader.call(warm_search)
+        await services.reader.call(library.warm_up)
     except CitebotError as error:
         log.warning("warm-up: %s", error)
     except Exception:

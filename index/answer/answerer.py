@@ -149,7 +149,7 @@ class Answerer:
         cands = self._stay_on_topic(snap, cands, plan)
         passages = passages_from(snap, diversify(snap, cands, top_k))
         assert snap.build is not None
-        sentences, vectors = sentences_of(self.store, snap.build, passages)
+        sentences, vectors = sentences_of(self.store, snap, passages)
         # Carried words find the passages; the sentence must answer what is asked now,
         # so the reader reads the question as asked.
         asked_vec = vec if plan.query == question else self.encoders.query(question)

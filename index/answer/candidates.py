@@ -107,11 +107,13 @@ def _merge(p: Passage, chunk_id: str, start: int, text: str, first: int, last: i
 
 
 def sentences_of(
-    store: ChromaStore, build: str, passages: Sequence[Passage]
+    store: ChromaStore, snap: Snapshot, passages: Sequence[Passage]
 ) -> tuple[list[Sentence], np.ndarray]:
-    """Every sentence of the passages with its index-time vector (one store round trip)."""
+    """Every sentence of the passages with its index-time vector (from the reader
+    cache, or one store round trip)."""
+    assert snap.build is not None
     wanted = sorted({chunk_id for p in passages for chunk_id in p.chunk_ids})
-    metas, vectors = store.sentence_vectors(build, wanted)
+    metas, vectors = store.sentence_vectors(snap.build, wanted, snap.sentence_blocks)
     by_key = {(m["article_key"], int(m["sentence"])): i for i, m in enumerate(metas)}
     sentences: list[Sentence] = []
     rows: list[int] = []

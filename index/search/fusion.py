@@ -104,6 +104,10 @@ def diversify(snap: Snapshot, candidates: list[Candidate], k: int) -> list[Candi
 
 def _dense(snap: Snapshot, store: ChromaStore, vec: np.ndarray, pool: int) -> dict[int, float]:
     assert snap.build is not None
+    if snap.exact_search:
+        found = snap.exact_dense(vec, min(pool, len(snap.chunk_ids)))
+        if found is not None:
+            return found
     ids, sims = store.dense_query(snap.build, vec, min(pool, len(snap.chunk_ids)))
     if snap.recent:  # written by another process after this one loaded the vector index
         found = dict(zip(ids, sims, strict=True))
@@ -131,7 +135,9 @@ def _sentence_dense(
     snap.prefetch(candidates)
     ids = {snap.chunk_ids[row]: row for row in candidates}
     best: dict[int, float] = {}
-    for cid, (*_, matrix) in store.sentence_blocks(snap.build, list(ids)).items():
+    for cid, (*_, matrix) in store.sentence_blocks(
+        snap.build, list(ids), snap.sentence_blocks
+    ).items():
         if len(matrix):
             best[ids[cid]] = float((matrix @ vec).max())
     return best

@@ -65,6 +65,7 @@ from citebot.index.store.sentence_records import (
 
 # (article key, chunk number, version, [(sentence, start, end)], sentence vectors)
 SentenceBlock = tuple[str, int, str, list[tuple[int, int, int]], np.ndarray]
+LocalBlocks = Callable[[Sequence[str]], dict[str, SentenceBlock]]
 Page = tuple[list[str], list[Any], list[Any]]  # ids, metadatas, documents of one read
 SENTENCE_BLOCKS_KEPT = 2000  # ~15 KB each: ~30 MB at most
 
@@ -186,6 +187,7 @@ class ChromaStore:
         self._cols: dict[str, Any] = {}
         self._legacy: dict[str, Any] = {}
         self._blocks: OrderedDict[tuple[str, str], SentenceBlock] = OrderedDict()
+        self.searched_index = False  # set by the first dense_query (see Library._foreign_vectors)
         self._blocks_lock = threading.Lock()
         self.written_generation = -1
         self.guard: WriteGuard | None = None
@@ -571,6 +573,7 @@ class ChromaStore:
 
     def dense_query(self, build: str, vector: np.ndarray, n: int) -> tuple[list[str], list[float]]:
         """The ``n`` chunks nearest ``vector`` over both chunk collections, best first."""
+        self.searched_index = True  # embedded: this process now holds a copy of the index
         best: dict[str, float] = {}
         for col in self.chunk_tiers(build):
             got = self._call(
@@ -584,7 +587,7 @@ class ChromaStore:
         return [chunk_id for chunk_id, _ in ranked], [sim for _, sim in ranked]
 
     def sentence_vectors(
-        self, build: str, chunk_ids: Sequence[str]
+        self, build: str, chunk_ids: Sequence[str], local: LocalBlocks | None = None
     ) -> tuple[list[dict[str, Any]], np.ndarray]:
         """Sentence metadata + vectors for the given chunks (one round trip).
 
@@ -595,7 +598,7 @@ class ChromaStore:
         if not chunk_ids:
             return [], np.zeros((0, 0), np.float32)
         records = sorted(
-            self.sentence_blocks(build, chunk_ids).items(),
+            self.sentence_blocks(build, chunk_ids, local).items(),
             key=lambda r: (r[1][0], r[1][1]),
         )
         metas: list[dict[str, Any]] = []
@@ -624,12 +627,16 @@ class ChromaStore:
             return [], np.zeros((0, 0), np.float32)
         return metas, np.concatenate(blocks)
 
-    def sentence_blocks(self, build: str, chunk_ids: Sequence[str]) -> dict[str, SentenceBlock]:
+    def sentence_blocks(
+        self, build: str, chunk_ids: Sequence[str], local: LocalBlocks | None = None
+    ) -> dict[str, SentenceBlock]:
         """chunk id -> (article key, chunk number, version, [(sentence, start, end)], vectors).
 
         The decoded blocks of the last SENTENCE_BLOCKS_KEPT chunks are kept: an ask
         reads the fusion pool's blocks, then its passages' (a subset) again, and a
         chunk id names one version of one chunk, so a kept block never goes stale.
+        ``local`` (the reader cache's copy) is asked before Chroma: reading a chunk
+        record makes embedded Chroma load the whole collection (see vector_file.py).
         """
         wanted = list(dict.fromkeys(chunk_ids))
         out: dict[str, SentenceBlock] = {}
@@ -642,8 +649,9 @@ class ChromaStore:
         missing = [c for c in wanted if c not in out]
         if not missing:
             return out
-        fetched = {}
-        for chunk_id, meta in self._sentence_records(build, missing):
+        fetched = dict(local(missing)) if local is not None else {}
+        missing = [c for c in missing if c not in fetched]
+        for chunk_id, meta in self._sentence_records(build, missing) if missing else ():
             spans, matrix = decode_sentences(meta)
             fetched[chunk_id] = (
                 str(meta.get("article_key", "")),

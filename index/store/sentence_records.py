@@ -73,6 +73,35 @@ def decode_sentences(meta: dict[str, Any]) -> tuple[list[tuple[int, int, int]], 
     return spans, matrix  # type: ignore[return-value]
 
 
+def packed_sentences(meta: dict[str, Any]) -> tuple[str, bytes, int] | None:
+    """(spans JSON, float16 bytes, dim) of a record, checked but not decoded (the reader
+    cache keeps them as they are); None when absent or malformed."""
+    try:
+        spans = json.loads(meta.get(KEY_SENTENCES) or "null")
+        raw = base64.b64decode(meta.get(KEY_VECTORS) or "")
+        dim = int(meta.get(KEY_DIM) or 0)
+    except (ValueError, TypeError):
+        return None
+    if not isinstance(spans, list) or len(raw) != len(spans) * dim * 2:
+        return None
+    return meta[KEY_SENTENCES], raw, dim
+
+
+def unpack_sentences(
+    spans_json: str, raw: bytes, dim: int
+) -> tuple[list[tuple[int, int, int]], np.ndarray]:
+    """What ``decode_sentences`` gives, from the parts ``packed_sentences`` returned."""
+    try:
+        spans = [tuple(int(x) for x in s) for s in json.loads(spans_json)]
+        matrix = np.frombuffer(raw, dtype="<f2").astype(np.float32)
+        matrix = matrix.reshape(len(spans), dim) if dim else matrix.reshape(0, 0)
+    except (ValueError, TypeError):
+        return [], np.zeros((0, 0), np.float32)
+    if len(matrix) != len(spans):
+        return [], np.zeros((0, 0), np.float32)
+    return spans, matrix  # type: ignore[return-value]
+
+
 def decode_chunk_vector(meta: dict[str, Any]) -> np.ndarray | None:
     """The chunk vector stored in a sentence record (float32), None if absent or malformed."""
     try:

@@ -1,8 +1,11 @@
 """The read side: live chunks, their texts and a keyword index, kept in a local SQLite file.
 
 The store (Chroma) is the single source of truth; each reader keeps a local
-copy of what keyword search and answering need (chunk texts, their metadata,
-BM25 postings) in ``<cache>/reader-<store>.sqlite3``, tagged with the store's
+copy of what searching and answering need (chunk texts, their metadata, BM25
+postings, each chunk's sentence offsets and float16 sentence vectors, and the
+chunk vectors in a flat file beside it, see vector_file.py: a process that
+answers one question then never makes embedded Chroma load the chunk
+collection) in ``<cache>/reader-<store>.sqlite3``, tagged with the store's
 (build, generation). When a writer bumps the generation, a reader fetches only
 the articles whose manifest changed since the generation it holds (manifests
 carry ``gen``), diffs them by version and updates the file in one transaction:
@@ -32,6 +35,7 @@ import datetime as dt
 import hashlib
 import itertools
 import json
+import secrets
 import sqlite3
 import threading
 from collections import Counter
@@ -44,10 +48,16 @@ from typing import Any
 import numpy as np
 
 from citebot.index.search.bm25 import bm25_weights, idf_of, terms
-from citebot.index.store.chroma_store import ChromaStore, StoreState
-from citebot.index.store.sentence_records import without_payload
+from citebot.index.store.chroma_store import ChromaStore, SentenceBlock, StoreState
+from citebot.index.store.sentence_records import (
+    decode_chunk_vector,
+    packed_sentences,
+    unpack_sentences,
+    without_payload,
+)
+from citebot.index.store.vector_file import VectorFile, top_rows
 
-CACHE_FORMAT = 5  # 5: SQLite + segmented BM25 (issue 12); 4 was a pickle
+CACHE_FORMAT = 6  # 6: + chunk vectors (vector_file.py) and sentence payloads; 5 without
 SEGMENT_ROWS = 20_000  # a full build writes segments of this many chunks (bounded memory)
 MAX_SEGMENTS = 16
 # A process that is the first to open the file rebuilds its WAL index by reading the
@@ -68,8 +78,11 @@ CREATE TABLE IF NOT EXISTS articles (
 CREATE TABLE IF NOT EXISTS chunks (
     row INTEGER PRIMARY KEY AUTOINCREMENT, chunk_id TEXT NOT NULL UNIQUE,
     art INTEGER NOT NULL, segment INTEGER NOT NULL, length INTEGER NOT NULL,
-    meta TEXT NOT NULL, text TEXT NOT NULL);
+    vec INTEGER NOT NULL DEFAULT 0, meta TEXT NOT NULL, text TEXT NOT NULL);
 CREATE INDEX IF NOT EXISTS chunks_art ON chunks (art);
+CREATE INDEX IF NOT EXISTS chunks_without_vector ON chunks (row) WHERE vec = 0;
+CREATE TABLE IF NOT EXISTS sentences (
+    row INTEGER PRIMARY KEY, spans TEXT NOT NULL, vectors BLOB NOT NULL, dim INTEGER NOT NULL);
 CREATE TABLE IF NOT EXISTS segments (id INTEGER PRIMARY KEY, rows INTEGER NOT NULL);
 CREATE TABLE IF NOT EXISTS postings (
     segment INTEGER NOT NULL, term TEXT NOT NULL, rows BLOB NOT NULL, tfs BLOB NOT NULL,
@@ -78,6 +91,9 @@ CREATE INDEX IF NOT EXISTS postings_segment ON postings (segment);
 CREATE TABLE IF NOT EXISTS df (term TEXT PRIMARY KEY, n INTEGER NOT NULL) WITHOUT ROWID;
 CREATE TABLE IF NOT EXISTS dead (row INTEGER PRIMARY KEY, segment INTEGER NOT NULL);
 """
+
+
+_TABLES = ("meta", "articles", "chunks", "sentences", "segments", "postings", "df", "dead")
 
 
 def _day(value: object) -> int | None:
@@ -94,6 +110,7 @@ class ReaderCache:
     def __init__(self, path: Path) -> None:
         self.path = path
         self.lock = threading.RLock()  # the bot reads from worker threads
+        self._vectors: VectorFile | None = None
         path.parent.mkdir(parents=True, exist_ok=True)
         try:
             self.db = self._open()
@@ -112,20 +129,65 @@ class ReaderCache:
             db.execute(f"PRAGMA journal_size_limit={WAL_KEPT_BYTES}")
             db.executescript(_SCHEMA)
             found = db.execute("SELECT value FROM meta WHERE key='format'").fetchone()
-            for table in ("articles", "chunks", "postings", "df", "dead", "segments"):
-                db.execute(f"SELECT * FROM {table} LIMIT 0")  # columns as expected?
+            if found is not None and found[0] != str(CACHE_FORMAT):  # tables of another format
+                db.execute("BEGIN IMMEDIATE")
+                for table in _TABLES:
+                    db.execute(f"DROP TABLE IF EXISTS {table}")
+                db.execute("COMMIT")
+                db.executescript(_SCHEMA)
+                found = None
+            for table in _TABLES:
+                db.execute(f"SELECT * FROM {table} LIMIT 0")  # as expected?
+            db.execute("SELECT vec FROM chunks LIMIT 0")
         except sqlite3.DatabaseError:
             db.close()
             raise
         self.db = db
-        if found is None or found[0] != str(CACHE_FORMAT):
+        if found is None:
             with self._write():
                 self._clear()
+                self._sweep_vector_files()
         return db
 
     def _discard(self) -> None:
         for suffix in ("", "-wal", "-shm"):
             Path(f"{self.path}{suffix}").unlink(missing_ok=True)
+        for old in self.path.parent.glob(f"{self.path.name}.vectors-*"):
+            old.unlink(missing_ok=True)
+
+    # ---- chunk vectors (vector_file.py) ------------------------------------------
+    def _vector_file(self, dim: int | None = None) -> VectorFile | None:
+        """The current build's vector file; ``dim`` given: fix it on first use."""
+        token = self.get("vectors")
+        if token is None:
+            return None
+        have = int(self.get("vector_dim") or 0)
+        if not have and dim:
+            self._set("vector_dim", dim)
+            have = dim
+        if not have:
+            return None
+        path = self.path.with_name(f"{self.path.name}.vectors-{token}")
+        if self._vectors is None or (self._vectors.path, self._vectors.dim) != (path, have):
+            self._vectors = VectorFile(path, have)
+        return self._vectors
+
+    def vectors(self, rows: int) -> np.ndarray | None:
+        """Vectors of rows ``0 .. rows-1`` (read-only), None if some live chunk has none."""
+        with self.lock:
+            missing = self.db.execute(
+                "SELECT EXISTS (SELECT 1 FROM chunks WHERE vec = 0)"
+            ).fetchone()[0]
+            found = None if missing else self._vector_file()
+        return None if found is None else found.matrix(rows)
+
+    def _sweep_vector_files(self) -> None:
+        """Delete vector files of earlier builds (call holding the write transaction, so
+        no other refresher is filling a new one)."""
+        keep = f"{self.path.name}.vectors-{self.get('vectors')}"
+        for old in self.path.parent.glob(f"{self.path.name}.vectors-*"):
+            if old.name != keep:
+                old.unlink(missing_ok=True)
 
     def reset(self) -> None:
         """Start the file afresh (after finding it damaged)."""
@@ -155,10 +217,11 @@ class ReaderCache:
         self.db.execute("INSERT OR REPLACE INTO meta VALUES (?, ?)", (key, str(value)))
 
     def _clear(self) -> None:
-        for table in ("meta", "articles", "chunks", "segments", "postings", "df", "dead"):
+        for table in _TABLES:
             self.db.execute(f"DELETE FROM {table}")
         self.db.execute("DELETE FROM sqlite_sequence WHERE name='chunks'")
         self._set("format", CACHE_FORMAT)
+        self._set("vectors", secrets.token_hex(6))  # rows start again: a new vector file
 
     @contextmanager
     def _write(self) -> Iterator[None]:
@@ -203,6 +266,9 @@ class ReaderCache:
             self._merge_segments()
             self._set("build", build)
             self._set("generation", state.generation)
+        if stats["full"]:
+            with self._write():
+                self._sweep_vector_files()
         if stats["full"] or stats["chunks"] >= BIG_REFRESH_CHUNKS:
             self._truncate_log()
         return stats
@@ -257,6 +323,7 @@ class ReaderCache:
                 "UPDATE df SET n = n - ? WHERE term = ?", ((n, t) for t, n in counts.items())
             )
             self.db.executemany("INSERT INTO dead VALUES (?, ?)", ((r[0], r[1]) for r in rows))
+            self.db.executemany("DELETE FROM sentences WHERE row = ?", ((r[0],) for r in rows))
             self._bump_totals(-len(rows), -sum(r[2] for r in rows))
             self.db.execute(f"DELETE FROM chunks WHERE art IN ({amarks})", idxs)
             self.db.execute(f"DELETE FROM articles WHERE idx IN ({amarks})", idxs)
@@ -374,15 +441,34 @@ class _SegmentWriter:
         self.rows = 0
         self.length = 0
         self.postings: dict[str, list[tuple[int, int, int]]] = {}
+        self.vector_rows: list[int] = []
+        self.vectors: list[np.ndarray] = []
 
     def add(self, chunk_id: str, art: int, meta: dict[str, Any], text: str) -> None:
         doc_terms = terms(text)
+        vector = decode_chunk_vector(meta)
+        store = self.cache._vector_file(len(vector)) if vector is not None else None
+        has_vector = store is not None and vector is not None and store.dim == len(vector)
         cur = self.cache.db.execute(
-            "INSERT INTO chunks (chunk_id, art, segment, length, meta, text) "
-            "VALUES (?, ?, ?, ?, ?, ?)",
-            (chunk_id, art, self.id, len(doc_terms), json.dumps(without_payload(meta)), text),
+            "INSERT INTO chunks (chunk_id, art, segment, length, vec, meta, text) "
+            "VALUES (?, ?, ?, ?, ?, ?, ?)",
+            (
+                chunk_id,
+                art,
+                self.id,
+                len(doc_terms),
+                int(has_vector),
+                json.dumps(without_payload(meta)),
+                text,
+            ),
         )
         row = int(cur.lastrowid or 0)
+        if has_vector and vector is not None:
+            self.vector_rows.append(row)
+            self.vectors.append(vector / max(float(np.linalg.norm(vector)), 1e-9))
+        packed = packed_sentences(meta)
+        if packed is not None:
+            self.cache.db.execute("INSERT INTO sentences VALUES (?, ?, ?, ?)", (row, *packed))
         length = min(len(doc_terms), 65535)
         for term, tf in Counter(doc_terms).items():
             self.postings.setdefault(term, []).append((row, min(tf, 65535), length))
@@ -391,6 +477,10 @@ class _SegmentWriter:
 
     def close(self) -> None:
         db = self.cache.db
+        store = self.cache._vector_file()
+        if store is not None and self.vectors:  # before the transaction commits (see file)
+            store.write(np.asarray(self.vector_rows, np.int64), np.stack(self.vectors))
+        self.vector_rows, self.vectors = [], []
         records = []
         for term, items in self.postings.items():
             arr = np.asarray(items, np.int64)
@@ -547,6 +637,9 @@ class Snapshot:
         # chunk id -> vector written by another process since this one's embedded
         # Chroma loaded its vector index (searched exactly beside it; see Library)
         self.recent: dict[str, np.ndarray] | None = None
+        # dense search by an exact scan of the cache's vector file instead of Chroma's
+        # ANN index (see vector_file.py: the Library turns it off once it has loaded that)
+        self.exact_search = True
 
     @cached_property
     def bm25(self) -> SegmentedBM25 | None:
@@ -582,6 +675,72 @@ class Snapshot:
                 f"SELECT chunk_id, row FROM chunks WHERE chunk_id IN ({marks})", list(chunk_ids)
             ).fetchall()
         return {cid: row for cid, row in found if row < self.size}
+
+    def exact_dense(self, vector: np.ndarray, n: int) -> dict[int, float] | None:
+        """Row -> cosine of the ``n`` chunks nearest ``vector``, by a scan of every
+        vector; None when the cache cannot answer (a chunk without a stored vector)."""
+        if self.cache is None:
+            return None
+        if self.size <= 1 or n <= 0:
+            return {}
+        matrix = self.cache.vectors(self.size)
+        if matrix is None:
+            return None
+        scores = matrix @ np.asarray(vector, np.float32)
+        scores[0] = -np.inf  # rows start at 1
+        k = min(self.size - 1, 2 * n + 32)
+        while True:  # slots of removed chunks are skipped: widen until n live rows
+            top = top_rows(scores, k)
+            live = self._live(top)
+            best = [int(r) for r in top if int(r) in live][:n]
+            if len(best) >= n or k >= self.size - 1:
+                return {row: float(scores[row]) for row in best}
+            k = min(self.size - 1, k * 4)
+
+    def _live(self, rows: np.ndarray) -> set[int]:
+        """Which of these rows the cache holds (a removed article's rows are gone)."""
+        assert self.cache is not None
+        wanted = [int(r) for r in rows]
+        found: set[int] = set()
+        with self.cache.lock:
+            for start in range(0, len(wanted), 500):
+                part = wanted[start : start + 500]
+                marks = ",".join("?" * len(part))
+                found.update(
+                    r[0]
+                    for r in self.cache.db.execute(
+                        f"SELECT row FROM chunks WHERE row IN ({marks})", part
+                    )
+                )
+        return found
+
+    def sentence_blocks(self, chunk_ids: Sequence[str]) -> dict[str, SentenceBlock]:
+        """Chunk id -> its sentence block (as ``ChromaStore.sentence_blocks``) for the
+        chunks whose sentences the cache holds; the others are left out."""
+        if self.cache is None or not chunk_ids:
+            return {}
+        out: dict[str, SentenceBlock] = {}
+        wanted = list(dict.fromkeys(chunk_ids))
+        for start in range(0, len(wanted), 500):
+            part = wanted[start : start + 500]
+            marks = ",".join("?" * len(part))
+            with self.cache.lock:
+                found = self.cache.db.execute(
+                    "SELECT c.chunk_id, c.meta, s.spans, s.vectors, s.dim FROM chunks c "
+                    f"JOIN sentences s ON s.row = c.row WHERE c.chunk_id IN ({marks})",
+                    part,
+                ).fetchall()
+            for chunk_id, meta_json, spans_json, raw, dim in found:
+                meta = json.loads(meta_json)
+                spans, matrix = unpack_sentences(spans_json, raw, dim)
+                out[chunk_id] = (
+                    str(meta.get("article_key", "")),
+                    int(meta.get("chunk", 0)),
+                    str(meta.get("version", "")),
+                    spans,
+                    matrix,
+                )
+        return out
 
     def article_text(self, article_key: str) -> str:
         """One article's chunk texts (headline prefix included), joined in chunk order.

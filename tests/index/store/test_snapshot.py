@@ -113,6 +113,8 @@ def test_a_running_reader_sees_an_article_added_by_another_process(
     write_news(folder, 4)
     make_library(tmp_path).ingest([str(folder)])
     reader = make_library(tmp_path)
+    reader.warm_up()  # as the bot does: dense search on Chroma's index from now on
+    assert reader.store.searched_index
     assert reader.search("vineyard harvest", 1, "dense")
     other = make_library(tmp_path)  # another process's Library: its own Chroma client
     other.store.reopen()

@@ -80,6 +80,7 @@ CREATE TABLE IF NOT EXISTS chunks (
     art INTEGER NOT NULL, segment INTEGER NOT NULL, length INTEGER NOT NULL,
     vec INTEGER NOT NULL DEFAULT 0, meta TEXT NOT NULL, text TEXT NOT NULL);
 CREATE INDEX IF NOT EXISTS chunks_art ON chunks (art);
+CREATE INDEX IF NOT EXISTS chunks_segment ON chunks (segment);  -- merges: no table scan
 CREATE INDEX IF NOT EXISTS chunks_without_vector ON chunks (row) WHERE vec = 0;
 CREATE TABLE IF NOT EXISTS sentences (
     row INTEGER PRIMARY KEY, spans TEXT NOT NULL, vectors BLOB NOT NULL, dim INTEGER NOT NULL);
@@ -348,7 +349,14 @@ class ReaderCache:
         if len(manifests) > 1000:  # a full build: page through every chunk
             pages = store.all_chunks(build)
         else:
-            pages = store.chunks_of(build, list(manifests))
+            pages = store.chunks_of(
+                build,
+                list(manifests),
+                {
+                    k: (m.get("version"), int(m.get("chunks") or 1 << 30))
+                    for k, m in manifests.items()
+                },
+            )
         segment = _SegmentWriter(self)
         added = 0
         for ids, metas, docs in pages:

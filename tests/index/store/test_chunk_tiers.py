@@ -72,6 +72,31 @@ def test_a_bulk_write_goes_straight_to_the_chunk_collection(
     assert [c.name for c in lib.store.chunk_tiers(build)] == [f"citebot-{build}-chunks"]
 
 
+def test_a_reader_refreshing_after_a_small_write_reads_only_the_recent_collection(
+    tmp_path: Path, make_library: LibraryFactory, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Reading a chunk record makes embedded Chroma load the whole collection: the
+    refresh after a one-article add must not touch the big one (its chunks are all in
+    the recent one, as the manifest's chunk count says)."""
+    monkeypatch.setattr(chroma_store, "RECENT_DIRECT", 3)
+    folder = tmp_path / "news"
+    write_news(folder, 4)
+    make_library(tmp_path).ingest([str(folder)])  # bulk: the big collection
+    reader = make_library(tmp_path)
+    assert len(reader.snapshot().chunk_ids) == 4
+    make_library(tmp_path).ingest([str(write_news(folder, 1, start=4)[0])])
+    read: list[str] = []
+    records_of = reader.store._records_of
+
+    def spy(col: object, keys: object, include: list[str]) -> object:
+        read.append(col.name)  # type: ignore[attr-defined]
+        return records_of(col, keys, include)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(reader.store, "_records_of", spy)
+    assert _ask_cites(reader, 4)
+    assert read and all(name.endswith("-recent") for name in read)
+
+
 def test_a_new_version_sweeps_the_old_one_from_the_other_collection(
     tmp_path: Path, make_library: LibraryFactory, monkeypatch: pytest.MonkeyPatch
 ) -> None:
@@ -114,6 +139,11 @@ def test_a_chunk_caught_mid_fold_in_both_collections_is_read_once(
     assert sorted(i for ids, _, _ in lib.store.chunks_of(build, keys) for i in ids) == sorted(
         got["ids"]
     )
+    versions = {m["article_key"]: m["version"] for m in got["metadatas"]}
+    expected = {key: (versions[key], 1) for key in keys}
+    assert sorted(
+        i for ids, _, _ in lib.store.chunks_of(build, keys, expected) for i in ids
+    ) == sorted(got["ids"])
     vector = np.asarray(got["embeddings"][0], dtype=np.float32)
     dense, _sims = lib.store.dense_query(build, vector, 10)
     assert sorted(dense) == sorted(got["ids"]) and dense[0] == got["ids"][0]

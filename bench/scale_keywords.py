@@ -39,7 +39,8 @@ def _cache_file(data_dir: Path) -> Path:
 
 
 def memory_parts(data_dir: Path) -> dict[str, float]:
-    """Sizes (MB) of what a reader maps or loads: chunk HNSW, cache parts."""
+    """Sizes (MB) of what a reader maps or loads: chunk HNSW, cache parts (the sentence
+    payloads table of a cache written before it existed: absent, counted as 0)."""
     out: dict[str, float] = {}
     hnsw = []
     for folder in (data_dir / "chroma").glob("*"):
@@ -57,7 +58,11 @@ def memory_parts(data_dir: Path) -> dict[str, float]:
         out["chunk_metadata_mb"] = (meta or 0) / 2**20
         out["chunks"] = float(chunks or 0)
         out["segments"] = float(db.execute("SELECT COUNT(*) FROM segments").fetchone()[0])
+        q = "SELECT SUM(LENGTH(spans) + LENGTH(vectors)) FROM sentences"
+        out["sentence_payloads_mb"] = (db.execute(q).fetchone()[0] or 0) / 2**20
         db.close()
+        vector_files = _cache_file(data_dir).parent.glob("reader-*.sqlite3.vectors-*")
+        out["chunk_vectors_mb"] = sum(f.stat().st_size for f in vector_files) / 2**20
     except (sqlite3.Error, OSError):
         pass
     return out

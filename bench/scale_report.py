@@ -161,11 +161,17 @@ def scale_section(scale: dict[str, Any]) -> str:
             parts.append(
                 f"{int(n):,}: chunk HNSW {mem.get('chroma_hnsw_largest_mb', 0):.0f} MB, "
                 f"keyword postings {mem.get('keyword_postings_mb', 0):.0f} MB, "
-                f"chunk texts {mem.get('chunk_texts_mb', 0):.0f} MB "
+                f"chunk texts {mem.get('chunk_texts_mb', 0):.0f} MB, "
+                f"sentence offsets and vectors {mem.get('sentence_payloads_mb', 0):.0f} MB, "
+                f"chunk vector file {mem.get('chunk_vectors_mb', 0):.0f} MB "
                 f"({mem.get('chunks', 0):,.0f} chunks, {mem.get('segments', 0):.0f} segments)"
             )
     if parts:
-        lines += ["What a reader holds (on disk; RAM only for the HNSW and touched pages):", ""]
+        lines += [
+            "What a reader holds (on disk; RAM only for the HNSW and touched pages; the bot "
+            "loads the HNSW, a one-question process scans the vector file instead):",
+            "",
+        ]
         lines += [f"- {p}" for p in parts] + [""]
     recall = scale.get("recall") or {}
     if recall.get("new"):

@@ -108,8 +108,12 @@ def _day(value: object) -> int | None:
 class ReaderCache:
     """The local SQLite file; one per (store location, collection prefix)."""
 
-    def __init__(self, path: Path) -> None:
+    def __init__(self, path: Path, local_vectors: bool = True) -> None:
+        """``local_vectors``: keep chunk vectors and sentence payloads (embedded Chroma;
+        a server already holds its index loaded, so its readers ask it instead and keep
+        their caches a quarter of the size)."""
         self.path = path
+        self.local_vectors = local_vectors
         self.lock = threading.RLock()  # the bot reads from worker threads
         self._vectors: VectorFile | None = None
         path.parent.mkdir(parents=True, exist_ok=True)
@@ -207,7 +211,7 @@ class ReaderCache:
         tag = hashlib.sha1(f"{where}|{store.prefix}".encode()).hexdigest()[:12]
         for old in cache_dir.glob(f"snapshot-{tag}-*.pkl"):  # format 4 pickles: never loaded
             old.unlink(missing_ok=True)
-        return cls(cache_dir / f"reader-{tag}.sqlite3")
+        return cls(cache_dir / f"reader-{tag}.sqlite3", local_vectors=not store.settings.chroma_url)
 
     # ---- small helpers ---------------------------------------------------------
     def get(self, key: str) -> str | None:
@@ -454,7 +458,7 @@ class _SegmentWriter:
 
     def add(self, chunk_id: str, art: int, meta: dict[str, Any], text: str) -> None:
         doc_terms = terms(text)
-        vector = decode_chunk_vector(meta)
+        vector = decode_chunk_vector(meta) if self.cache.local_vectors else None
         store = self.cache._vector_file(len(vector)) if vector is not None else None
         has_vector = store is not None and vector is not None and store.dim == len(vector)
         cur = self.cache.db.execute(
@@ -474,7 +478,7 @@ class _SegmentWriter:
         if has_vector and vector is not None:
             self.vector_rows.append(row)
             self.vectors.append(vector / max(float(np.linalg.norm(vector)), 1e-9))
-        packed = packed_sentences(meta)
+        packed = packed_sentences(meta) if self.cache.local_vectors else None
         if packed is not None:
             self.cache.db.execute("INSERT INTO sentences VALUES (?, ?, ?, ?)", (row, *packed))
         length = min(len(doc_terms), 65535)

@@ -39,6 +39,12 @@ def test_ingest_and_ask_through_the_server(
     assert not answer.abstained
     assert answer.citations[0].article_id == seed_path.name
     assert "Ingram" in answer.text
+    # the server holds its index loaded: the reader cache keeps no vectors or sentences
+    snap = bot.snapshot()
+    assert snap.cache is not None and not snap.cache.local_vectors
+    assert snap.cache.db.execute("SELECT COUNT(*) FROM sentences").fetchone()[0] == 0
+    assert snap.exact_dense(bot.encoders.query("facial recognition"), 3) is None
+    assert bot.store.searched_index  # dense search went to the server
 
 
 def test_second_bot_sees_the_first_bots_changes(

@@ -66,6 +66,21 @@ from citebot.index.store.sentence_records import (
 # (article key, chunk number, version, [(sentence, start, end)], sentence vectors)
 SentenceBlock = tuple[str, int, str, list[tuple[int, int, int]], np.ndarray]
 LocalBlocks = Callable[[Sequence[str]], dict[str, SentenceBlock]]
+
+
+def sentence_block(
+    meta: dict[str, Any], spans: list[tuple[int, int, int]], matrix: np.ndarray
+) -> SentenceBlock:
+    """A chunk's sentence block from its metadata and decoded sentences."""
+    return (
+        str(meta.get("article_key", "")),
+        int(meta.get("chunk", 0)),
+        str(meta.get("version", "")),
+        spans,
+        matrix,
+    )
+
+
 Page = tuple[list[str], list[Any], list[Any]]  # ids, metadatas, documents of one read
 SENTENCE_BLOCKS_KEPT = 2000  # ~15 KB each: ~30 MB at most
 
@@ -652,14 +667,7 @@ class ChromaStore:
         fetched = dict(local(missing)) if local is not None else {}
         missing = [c for c in missing if c not in fetched]
         for chunk_id, meta in self._sentence_records(build, missing) if missing else ():
-            spans, matrix = decode_sentences(meta)
-            fetched[chunk_id] = (
-                str(meta.get("article_key", "")),
-                int(meta.get("chunk", 0)),
-                str(meta.get("version", "")),
-                spans,
-                matrix,
-            )
+            fetched[chunk_id] = sentence_block(meta, *decode_sentences(meta))
         with self._blocks_lock:
             for chunk_id, block in fetched.items():
                 self._blocks[(build, chunk_id)] = block

@@ -61,16 +61,11 @@ def encode_sentences(
 def decode_sentences(meta: dict[str, Any]) -> tuple[list[tuple[int, int, int]], np.ndarray]:
     """(spans, float32 vectors) of one sentence record; empty on a malformed record."""
     try:
-        spans = [tuple(int(x) for x in s) for s in json.loads(meta.get(KEY_SENTENCES) or "[]")]
         dim = int(meta.get(KEY_DIM) or 0)
         raw = base64.b64decode(meta.get(KEY_VECTORS) or "")
-        matrix = np.frombuffer(raw, dtype="<f2").astype(np.float32)
-        matrix = matrix.reshape(len(spans), dim) if dim else matrix.reshape(0, 0)
     except (ValueError, TypeError):
         return [], np.zeros((0, 0), np.float32)
-    if len(matrix) != len(spans):
-        return [], np.zeros((0, 0), np.float32)
-    return spans, matrix  # type: ignore[return-value]
+    return unpack_sentences(meta.get(KEY_SENTENCES) or "[]", raw, dim)
 
 
 def packed_sentences(meta: dict[str, Any]) -> tuple[str, bytes, int] | None:
@@ -90,7 +85,8 @@ def packed_sentences(meta: dict[str, Any]) -> tuple[str, bytes, int] | None:
 def unpack_sentences(
     spans_json: str, raw: bytes, dim: int
 ) -> tuple[list[tuple[int, int, int]], np.ndarray]:
-    """What ``decode_sentences`` gives, from the parts ``packed_sentences`` returned."""
+    """(spans, float32 vectors) from a record's spans JSON, float16 bytes and dim
+    (what ``packed_sentences`` keeps); empty when they do not fit together."""
     try:
         spans = [tuple(int(x) for x in s) for s in json.loads(spans_json)]
         matrix = np.frombuffer(raw, dtype="<f2").astype(np.float32)

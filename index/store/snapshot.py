@@ -48,7 +48,12 @@ from typing import Any
 import numpy as np
 
 from citebot.index.search.bm25 import bm25_weights, idf_of, terms
-from citebot.index.store.chroma_store import ChromaStore, SentenceBlock, StoreState
+from citebot.index.store.chroma_store import (
+    ChromaStore,
+    SentenceBlock,
+    StoreState,
+    sentence_block,
+)
 from citebot.index.store.sentence_records import (
     decode_chunk_vector,
     packed_sentences,
@@ -253,6 +258,7 @@ class ReaderCache:
             cached_build, cached_gen = self.tag()
             if build is None:
                 self._clear()
+                self._sweep_vector_files()
                 self._set("generation", state.generation)
                 return stats
             if cached_build == build and cached_gen == state.generation:
@@ -744,14 +750,7 @@ class Snapshot:
                 ).fetchall()
             for chunk_id, meta_json, spans_json, raw, dim in found:
                 meta = json.loads(meta_json)
-                spans, matrix = unpack_sentences(spans_json, raw, dim)
-                out[chunk_id] = (
-                    str(meta.get("article_key", "")),
-                    int(meta.get("chunk", 0)),
-                    str(meta.get("version", "")),
-                    spans,
-                    matrix,
-                )
+                out[chunk_id] = sentence_block(meta, *unpack_sentences(spans_json, raw, dim))
         return out
 
     def article_text(self, article_key: str) -> str:

@@ -22,7 +22,7 @@ from urllib.parse import urlparse
 
 from citebot.index.errors import ConfigError, MissingDependencyError, StoreError
 from citebot.index.settings import Settings
-from citebot.index.store.chroma_import import without_override_checks
+from citebot.index.store.chroma_import import lean_chromadb_import
 
 if TYPE_CHECKING:
     from chromadb.api import ClientAPI
@@ -34,13 +34,14 @@ FORMAT = 1
 def make_chroma_client(settings: Settings) -> ClientAPI:
     """Connect to the configured store or raise a one-line StoreError.
 
-    The override lint is only switched off while chromadb first loads: afterwards
+    The override lint and the gRPC exporter's import are only skipped while
+    chromadb first loads (store/chroma_import.py): afterwards
     there is nothing left to speed up, and a running bot reopening its client from
     a worker thread should not swap a function other threads share.
     """
     if "chromadb" in sys.modules:
         return _make_client(settings)
-    with without_override_checks():
+    with lean_chromadb_import():
         return _make_client(settings)
 
 

@@ -1,4 +1,5 @@
-"""chromadb imported without its override lint: works, and leaves ``overrides`` as it was."""
+"""chromadb imported without its override lint and its gRPC exporter: works, and leaves
+``overrides`` and the exporter's module as they were."""
 
 from __future__ import annotations
 
@@ -59,6 +60,11 @@ def test_a_new_process_opens_and_queries_chroma_through_the_factory(tmp_path: Pa
         "col.add(ids=['a', 'b'], embeddings=[[1.0, 0.0], [0.0, 1.0]])\n"
         "hit = col.query(query_embeddings=[[0.9, 0.1]], n_results=1)['ids'][0][0]\n"
         "print(hit, overrides.override is before, 'chromadb.api.rust' in sys.modules)\n"
+        "print('grpc' in sys.modules)\n"
+        "from citebot.index.store.chroma_import import _OTLP, _real_otlp_exporter\n"
+        "print(_OTLP in sys.modules)\n"
+        "exporter = _real_otlp_exporter(endpoint='http://127.0.0.1:9')\n"
+        "print(type(exporter).__name__, sys.modules[_OTLP].OTLPSpanExporter is type(exporter))\n"
     )
     done = subprocess.run(
         [sys.executable, "-c", script, str(tmp_path / "data")],
@@ -68,4 +74,12 @@ def test_a_new_process_opens_and_queries_chroma_through_the_factory(tmp_path: Pa
         check=False,
     )
     assert done.returncode == 0, done.stderr[-2000:]
-    assert done.stdout.split() == ["a", "True", "True"]
+    assert done.stdout.split() == [
+        "a",
+        "True",
+        "True",
+        "False",
+        "False",
+        "OTLPSpanExporter",
+        "True",
+    ]

@@ -497,7 +497,18 @@ class _SegmentWriter:
         db = self.cache.db
         store = self.cache._vector_file()
         if store is not None and self.vectors:  # before the transaction commits (see file)
-            store.write(np.asarray(self.vector_rows, np.int64), np.stack(self.vectors))
+            first = min(self.vector_rows)
+            earlier = db.execute(
+                "SELECT 1 FROM chunks WHERE row < ? AND vec = 1 LIMIT 1", (first,)
+            ).fetchone()
+            try:
+                store.write(
+                    np.asarray(self.vector_rows, np.int64),
+                    np.stack(self.vectors),
+                    create=earlier is None,
+                )
+            except FileNotFoundError as lost:  # deleted under us: rebuild (load_snapshot)
+                raise sqlite3.DatabaseError(f"the cache's vector file is gone: {lost}") from lost
         self.vector_rows, self.vectors = [], []
         records = []
         for term, items in self.postings.items():

@@ -41,8 +41,14 @@ class VectorFile:
         self._lock = threading.Lock()
         self._mapped: np.ndarray | None = None
 
-    def write(self, rows: np.ndarray, vectors: np.ndarray) -> None:
-        """Put ``vectors[i]`` in slot ``rows[i]``; one write per run of consecutive rows."""
+    def write(self, rows: np.ndarray, vectors: np.ndarray, *, create: bool) -> None:
+        """Put ``vectors[i]`` in slot ``rows[i]``; one write per run of consecutive rows.
+
+        ``create``: the first vectors of this file (no earlier row has one). Any
+        other write into a missing file would leave the earlier slots as zeros,
+        chunks the search then never finds, so it raises FileNotFoundError (the
+        cache treats that as damage and is rebuilt).
+        """
         if not len(rows):
             return
         order = np.argsort(rows, kind="stable")
@@ -50,7 +56,7 @@ class VectorFile:
         data = np.ascontiguousarray(np.asarray(vectors, _F32)[order])
         breaks = np.flatnonzero(np.diff(rows) != 1) + 1
         slot = self.dim * _F32.itemsize
-        fd = os.open(self.path, os.O_WRONLY | os.O_CREAT, 0o644)
+        fd = os.open(self.path, os.O_WRONLY | (os.O_CREAT if create else 0), 0o644)
         try:
             for part_rows, part in zip(np.split(rows, breaks), np.split(data, breaks), strict=True):
                 os.pwrite(fd, part.tobytes(), int(part_rows[0]) * slot)

@@ -38,12 +38,14 @@ def test_vector_file_writes_slots_by_row_and_maps_what_is_there(tmp_path: Path) 
     vectors = np.arange(5 * 3, dtype=np.float32).reshape(5, 3)
     store = VectorFile(tmp_path / "v", 3)
     assert store.matrix(1) is None  # no file yet
-    store.write(np.array([4, 1, 2]), vectors[[4, 1, 2]])  # runs 1-2 and 4, out of order
+    with pytest.raises(FileNotFoundError):  # later rows never start a file
+        store.write(np.array([3]), vectors[[3]], create=False)
+    store.write(np.array([4, 1, 2]), vectors[[4, 1, 2]], create=True)  # runs 1-2 and 4
     got = store.matrix(5)
     assert got is not None
     np.testing.assert_array_equal(got[[1, 2, 4]], vectors[[1, 2, 4]])
     assert store.matrix(6) is None  # slot 5 never written: the file is short
-    store.write(np.array([5]), vectors[[0]])
+    store.write(np.array([5]), vectors[[0]], create=False)
     again = store.matrix(6)
     assert again is not None
     np.testing.assert_array_equal(again[5], vectors[0])
@@ -146,3 +148,45 @@ def test_a_rebuild_starts_a_new_vector_file_and_an_old_format_cache_is_replaced(
         cache.close()
     fresh = make_library(tmp_path)
     assert dense_ids(fresh, "bakery ovens") == expected
+
+
+def test_a_vector_file_deleted_under_the_cache_is_rebuilt_not_left_with_holes(
+    tmp_path: Path, make_library: LibraryFactory, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    folder = tmp_path / "news"
+    write_news(folder, 4)
+    writer = make_library(tmp_path)
+    writer.ingest([str(folder)])
+    reader = make_library(tmp_path)
+    expected = dense_ids(reader, "harbour ferry")
+    (lost,) = vector_files(reader)
+    lost.unlink()  # a cache clean-up gone wrong
+    assert dense_ids(reader, "harbour ferry") == expected  # its old mapping, or Chroma
+    writer.ingest([str(write_news(folder, 1, start=4)[0])])
+    fresh = make_library(tmp_path)
+    no_chroma_reads(fresh, monkeypatch)
+    assert dense_ids(fresh, "harbour ferry", 5) == dense_ids(reader, "harbour ferry", 5)
+    assert len(dense_ids(fresh, "harbour ferry", 5)) == 5  # every article, none lost in a hole
+    assert len(vector_files(fresh)) == 1
+
+
+def test_a_cache_whose_first_chunks_have_no_vector_still_starts_its_file(
+    tmp_path: Path, make_library: LibraryFactory
+) -> None:
+    """An index written before chunk vectors rode in the metadata, then added to: the
+    file's first vectors are not at row 1, and the search falls back to Chroma."""
+    folder = tmp_path / "news"
+    write_news(folder, 2)
+    lib = make_library(tmp_path)
+    lib.ingest([str(folder)])
+    build = lib.store.read_state().active_build
+    assert build is not None
+    for col in lib.store.chunk_tiers(build):  # strip the chunk vectors, as in an old index
+        got = col.get(include=["metadatas"])
+        col.update(ids=got["ids"], metadatas=[{"chunk_vector": None}] * len(got["ids"]))
+    lib.ingest([str(write_news(folder, 1, start=2)[0])])
+    reader = make_library(tmp_path)
+    assert len(dense_ids(reader, "harbour ferry", 5)) == 3
+    snap = reader.snapshot()
+    assert snap.cache is not None and snap.exact_dense(reader.encoders.query("ferry"), 3) is None
+    assert len(vector_files(reader)) == 1  # the added article's vector is kept

@@ -24,6 +24,13 @@ def vector_files(lib: Library) -> list[Path]:
     return sorted((lib.settings.data_dir / "cache").glob("reader-*.sqlite3.vectors-*"))
 
 
+def indexed_news(tmp_path: Path, make_library: LibraryFactory, count: int) -> Library:
+    """A Library (the writer) that indexed ``count`` generated articles in ``tmp_path/news``."""
+    writer = make_library(tmp_path)
+    writer.ingest([str(write_news(tmp_path / "news", count)[0].parent)])
+    return writer
+
+
 def no_chroma_reads(lib: Library, monkeypatch: pytest.MonkeyPatch) -> None:
     """Make every read of chunk records or the vector index through Chroma fail."""
 
@@ -57,9 +64,7 @@ def test_a_new_process_searches_the_cache_and_finds_what_chroma_finds(
 ) -> None:
     """A reader without warm-up (one `citebot ask`) never reads Chroma's chunk records or
     vector index, and ranks as the warmed reader does on Chroma's index."""
-    folder = tmp_path / "news"
-    write_news(folder, 12)
-    make_library(tmp_path).ingest([str(folder)])
+    indexed_news(tmp_path, make_library, 12)
     warm = make_library(tmp_path)
     warm.warm_up()
     cold = make_library(tmp_path)
@@ -80,9 +85,7 @@ def test_removed_and_replaced_articles_leave_the_exact_search(
 ) -> None:
     """Slots of removed chunks stay in the file; the search skips them and still fills k."""
     folder = tmp_path / "news"
-    write_news(folder, 6)
-    writer = make_library(tmp_path)
-    writer.ingest([str(folder)])
+    writer = indexed_news(tmp_path, make_library, 6)
     reader = make_library(tmp_path)
     no_chroma_reads(reader, monkeypatch)
     first = dense_ids(reader, "comet astronomers telescope", 6)
@@ -101,9 +104,7 @@ def test_removed_and_replaced_articles_leave_the_exact_search(
 def test_a_cache_missing_a_vector_falls_back_to_chroma(
     tmp_path: Path, make_library: LibraryFactory
 ) -> None:
-    folder = tmp_path / "news"
-    write_news(folder, 5)
-    make_library(tmp_path).ingest([str(folder)])
+    indexed_news(tmp_path, make_library, 5)
     reader = make_library(tmp_path)
     expected = dense_ids(reader, "vineyard harvest grapes")
     snap = reader.snapshot()
@@ -117,10 +118,7 @@ def test_a_cache_missing_a_vector_falls_back_to_chroma(
 def test_a_rebuild_starts_a_new_vector_file_and_an_old_format_cache_is_replaced(
     tmp_path: Path, make_library: LibraryFactory
 ) -> None:
-    folder = tmp_path / "news"
-    write_news(folder, 4)
-    lib = make_library(tmp_path)
-    lib.ingest([str(folder)])
+    lib = indexed_news(tmp_path, make_library, 4)
     expected = dense_ids(lib, "bakery ovens")
     before = vector_files(lib)
     assert len(before) == 1
@@ -153,16 +151,13 @@ def test_a_rebuild_starts_a_new_vector_file_and_an_old_format_cache_is_replaced(
 def test_a_vector_file_deleted_under_the_cache_is_rebuilt_not_left_with_holes(
     tmp_path: Path, make_library: LibraryFactory, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    folder = tmp_path / "news"
-    write_news(folder, 4)
-    writer = make_library(tmp_path)
-    writer.ingest([str(folder)])
+    writer = indexed_news(tmp_path, make_library, 4)
     reader = make_library(tmp_path)
     expected = dense_ids(reader, "harbour ferry")
     (lost,) = vector_files(reader)
     lost.unlink()  # a cache clean-up gone wrong
     assert dense_ids(reader, "harbour ferry") == expected  # its old mapping, or Chroma
-    writer.ingest([str(write_news(folder, 1, start=4)[0])])
+    writer.ingest([str(write_news(tmp_path / "news", 1, start=4)[0])])
     fresh = make_library(tmp_path)
     no_chroma_reads(fresh, monkeypatch)
     assert dense_ids(fresh, "harbour ferry", 5) == dense_ids(reader, "harbour ferry", 5)
@@ -175,16 +170,13 @@ def test_a_cache_whose_first_chunks_have_no_vector_still_starts_its_file(
 ) -> None:
     """An index written before chunk vectors rode in the metadata, then added to: the
     file's first vectors are not at row 1, and the search falls back to Chroma."""
-    folder = tmp_path / "news"
-    write_news(folder, 2)
-    lib = make_library(tmp_path)
-    lib.ingest([str(folder)])
+    lib = indexed_news(tmp_path, make_library, 2)
     build = lib.store.read_state().active_build
     assert build is not None
     for col in lib.store.chunk_tiers(build):  # strip the chunk vectors, as in an old index
         got = col.get(include=["metadatas"])
         col.update(ids=got["ids"], metadatas=[{"chunk_vector": None}] * len(got["ids"]))
-    lib.ingest([str(write_news(folder, 1, start=2)[0])])
+    lib.ingest([str(write_news(tmp_path / "news", 1, start=2)[0])])
     reader = make_library(tmp_path)
     assert len(dense_ids(reader, "harbour ferry", 5)) == 3
     snap = reader.snapshot()

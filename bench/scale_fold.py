@@ -62,7 +62,7 @@ def _store(data_dir: Path) -> tuple[Any, str]:
 
 
 def fill(data_dir: Path) -> dict[str, Any]:
-    from citebot.index.store.chroma_store import RECENT_FOLD_AT
+    from citebot.index.store.chroma_store import RECENT_FOLD_AT, WRITE_BATCH
 
     store, build = _store(data_dir)
     recent = store.recent_chunks(build)
@@ -70,8 +70,8 @@ def fill(data_dir: Path) -> dict[str, Any]:
     got = store.chunks(build).get(limit=want, include=["embeddings", "metadatas", "documents"])
     metas = [{**meta, "article_key": MARK} for meta in got["metadatas"]]
     ids = [f"{MARK}-{i}" for i in range(len(metas))]
-    for start in range(0, len(ids), 500):
-        end = start + 500
+    for start in range(0, len(ids), WRITE_BATCH):
+        end = start + WRITE_BATCH
         recent.upsert(
             ids=ids[start:end],
             embeddings=np.asarray(got["embeddings"][start:end], dtype=np.float32),

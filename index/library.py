@@ -345,7 +345,7 @@ class Library:
         if snap is None or self.settings.chroma_url:  # first read, or a server: up to date
             self._client_generation = state.generation
             return None
-        if not (self._ann_search or self.store.searched_index):
+        if not self.store.searched_index:
             return None  # no copy of the index loaded here to go stale
         foreign = state.generation != self.store.written_generation
         if state.active_build != snap.build or (foreign and self._recent_count() > RECENT_LIMIT):

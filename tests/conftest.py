@@ -80,6 +80,13 @@ def write_news(folder: Path, count: int, start: int = 0) -> list[Path]:
     ]
 
 
+def indexed_news(tmp_path: Path, make_library: LibraryFactory, count: int) -> Library:
+    """A Library (the writer) that indexed ``count`` generated articles in ``tmp_path/news``."""
+    writer = make_library(tmp_path)
+    writer.ingest([str(write_news(tmp_path / "news", count)[0].parent)])
+    return writer
+
+
 def stored_chunks(
     store: Any, build: str, where: dict[str, Any] | None = None, include: Sequence[str] = ()
 ) -> dict[str, list[Any]]:

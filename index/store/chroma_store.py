@@ -562,7 +562,7 @@ class ChromaStore:
         Returns the number of records deleted.
         """
         expected = sum(int(meta.get("chunks", 0)) for meta in manifest.values())
-        if sum(self._call(col.count) for col in self.chunk_tiers(build)) == expected:
+        if self._chunk_count(build) == expected:
             return 0
         live = {key: meta.get("version") for key, meta in manifest.items()}
         cutoff = time.time() - grace
@@ -708,6 +708,14 @@ class ChromaStore:
                 return out
             offset += len(ids)
 
+    def changes_between(
+        self, build: str, after: int, upto: int | None
+    ) -> dict[str, dict[str, Any]]:
+        """Manifests written after generation ``after``: from the journal when it lists
+        every generation up to ``upto`` (the one the caller holds), else by the query."""
+        listed = None if upto is None else self.journal_changes(build, after, upto)
+        return self.changed_articles(build, after) if listed is None else listed
+
     def recent_vectors(
         self, build: str, after: int, upto: int | None = None
     ) -> dict[str, np.ndarray]:
@@ -718,9 +726,7 @@ class ChromaStore:
         embedded Chroma opened before those writes cannot return their vectors,
         but reads their metadata (plain SQLite rows).
         """
-        changed = None if upto is None else self.journal_changes(build, after, upto)
-        if changed is None:
-            changed = self.changed_articles(build, after)
+        changed = self.changes_between(build, after, upto)
         live = {key: meta.get("version") for key, meta in changed.items()}
         records = [
             (cid, meta)
@@ -732,7 +738,7 @@ class ChromaStore:
         for cid, meta in self._with_legacy_payload(build, records):
             vector = decode_chunk_vector(meta)
             if vector is not None:
-                out[cid] = vector / max(float(np.linalg.norm(vector)), 1e-9)
+                out[cid] = vector
         return out
 
     def article_keys(self, build: str) -> set[str]:
@@ -753,28 +759,27 @@ class ChromaStore:
         after a small write then never makes embedded Chroma load the big
         collection (0.5-0.7 s at 100k articles, see vector_file.py).
         """
-        if expected is None:
-            yield from self._tier_records(build, list(keys), ["metadatas", "documents"])
-            return
-        pending, seen, found = list(keys), set[str](), Counter[str]()
-        for col in self.chunk_tiers(build):
+        expected = expected or {}
+        pending, found = list(keys), Counter[str]()
+
+        def tier(col: Any) -> Iterator[Page]:
             if not pending:
                 return
-            for ids, metas, docs in self._records_of(col, pending, ["metadatas", "documents"]):
-                keep = [i for i, record_id in enumerate(ids) if record_id not in seen]
-                seen.update(ids)
-                ids, metas, docs = ([part[i] for i in keep] for part in (ids, metas, docs))
-                for meta in metas:
+            for page in self._records_of(col, list(pending), ["metadatas", "documents"]):
+                for meta in page[1]:
                     key = (meta or {}).get("article_key")
                     if key in expected and expected[key][0] == meta.get("version"):
                         found[key] += 1
-                if ids:
-                    yield ids, metas, docs
-            pending = [k for k in pending if k not in expected or found[k] < expected[k][1]]
+                yield page
+            pending[:] = [k for k in pending if k not in expected or found[k] < expected[k][1]]
+
+        yield from self._tier_pages(build, tier)
 
     def counts(self, build: str) -> tuple[int, int]:
-        chunks = sum(self._call(col.count) for col in self.chunk_tiers(build))
-        return self._call(self.articles(build).count), chunks
+        return self._call(self.articles(build).count), self._chunk_count(build)
+
+    def _chunk_count(self, build: str) -> int:
+        return sum(self._call(col.count) for col in self.chunk_tiers(build))
 
     # ---- plumbing ------------------------------------------------------------
     def _chunk_collections(self, build: str) -> list[Any]:

@@ -99,13 +99,14 @@ def unpack_sentences(
 
 
 def decode_chunk_vector(meta: dict[str, Any]) -> np.ndarray | None:
-    """The chunk vector stored in a sentence record (float32), None if absent or malformed."""
+    """The chunk vector stored in a sentence record (float32, scaled back to unit length
+    after the float16 rounding), None if absent or malformed."""
     try:
         raw = base64.b64decode(meta.get(KEY_CHUNK_VECTOR) or "")
         vector = np.frombuffer(raw, dtype="<f2").astype(np.float32)
     except (ValueError, TypeError):
         return None
-    return vector if len(vector) else None
+    return vector / max(float(np.linalg.norm(vector)), 1e-9) if len(vector) else None
 
 
 def sentence_payload(record: dict[str, Any]) -> dict[str, Any]:

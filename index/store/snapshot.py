@@ -294,9 +294,7 @@ class ReaderCache:
         self, store: ChromaStore, build: str, since: int, upto: int
     ) -> tuple[dict[str, dict[str, Any]], set[str]]:
         """Articles to (re)load and keys to drop, from manifests written after ``since``."""
-        fresh = store.journal_changes(build, since, upto)
-        if fresh is None:
-            fresh = store.changed_articles(build, since)
+        fresh = store.changes_between(build, since, upto)
         keys = list(fresh)
         local = dict(
             row
@@ -465,8 +463,10 @@ class _SegmentWriter:
     def add(self, chunk_id: str, art: int, meta: dict[str, Any], text: str) -> None:
         doc_terms = terms(text)
         vector = decode_chunk_vector(meta) if self.cache.local_vectors else None
-        store = self.cache._vector_file(len(vector)) if vector is not None else None
-        has_vector = store is not None and vector is not None and store.dim == len(vector)
+        if vector is not None:
+            file = self.cache._vector_file(len(vector))
+            if file is None or file.dim != len(vector):
+                vector = None  # another model's width: this chunk is searched in Chroma
         cur = self.cache.db.execute(
             "INSERT INTO chunks (chunk_id, art, segment, length, vec, meta, text) "
             "VALUES (?, ?, ?, ?, ?, ?, ?)",
@@ -475,15 +475,15 @@ class _SegmentWriter:
                 art,
                 self.id,
                 len(doc_terms),
-                int(has_vector),
+                int(vector is not None),
                 json.dumps(without_payload(meta)),
                 text,
             ),
         )
         row = int(cur.lastrowid or 0)
-        if has_vector and vector is not None:
+        if vector is not None:
             self.vector_rows.append(row)
-            self.vectors.append(vector / max(float(np.linalg.norm(vector)), 1e-9))
+            self.vectors.append(vector)
         packed = packed_sentences(meta) if self.cache.local_vectors else None
         if packed is not None:
             self.cache.db.execute("INSERT INTO sentences VALUES (?, ?, ?, ?)", (row, *packed))

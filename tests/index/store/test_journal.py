@@ -15,7 +15,7 @@ from citebot.index import Library
 from citebot.index.errors import StoreError
 from citebot.index.store import chroma_store
 from citebot.index.store.chroma_store import ChromaStore
-from tests.conftest import LibraryFactory, news_text, write_article, write_news
+from tests.conftest import LibraryFactory, indexed_news, news_text, write_article, write_news
 
 
 def _bm25(lib: Library, word: str) -> list[str]:
@@ -33,9 +33,7 @@ def test_a_reader_takes_small_writes_and_removals_from_the_journal(
     tmp_path: Path, make_library: LibraryFactory, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     folder = tmp_path / "news"
-    write_news(folder, 3)
-    writer = make_library(tmp_path)
-    writer.ingest([str(folder)])
+    writer = indexed_news(tmp_path, make_library, 3)
     reader = make_library(tmp_path)
     assert _bm25(reader, "zq1") == ["news-001.txt"]
     _no_manifest_query(monkeypatch, reader.store)
@@ -55,9 +53,7 @@ def test_a_write_too_big_to_list_sends_readers_to_the_manifests(
 ) -> None:
     monkeypatch.setattr(chroma_store, "JOURNAL_MANIFESTS", 2)
     folder = tmp_path / "news"
-    write_news(folder, 1)
-    writer = make_library(tmp_path)
-    writer.ingest([str(folder)])
+    writer = indexed_news(tmp_path, make_library, 1)
     reader = make_library(tmp_path)
     reader.snapshot()
     before = writer.store.read_state()
@@ -76,9 +72,7 @@ def test_the_journal_lists_what_the_manifest_query_finds_after_a_failed_publish(
     """A writer that died between its manifests and its state record left manifests of
     the next generation: the next publish lists them too, as the query would find them."""
     folder = tmp_path / "news"
-    write_news(folder, 2)
-    lib = make_library(tmp_path)
-    lib.ingest([str(folder)])
+    lib = indexed_news(tmp_path, make_library, 2)
     state = lib.store.read_state()
     assert state.active_build is not None
     real_write_state = ChromaStore.write_state

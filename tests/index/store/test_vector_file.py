@@ -11,7 +11,7 @@ import pytest
 from citebot.index import Library
 from citebot.index.store.snapshot import ReaderCache
 from citebot.index.store.vector_file import VectorFile, top_rows
-from tests.conftest import LibraryFactory, write_article, write_news
+from tests.conftest import LibraryFactory, indexed_news, write_article, write_news
 
 QUESTIONS = ("harbour ferry", "vineyard harvest grapes", "bakery ovens", "glacier climbers")
 
@@ -22,13 +22,6 @@ def dense_ids(lib: Library, question: str, k: int = 5) -> list[str]:
 
 def vector_files(lib: Library) -> list[Path]:
     return sorted((lib.settings.data_dir / "cache").glob("reader-*.sqlite3.vectors-*"))
-
-
-def indexed_news(tmp_path: Path, make_library: LibraryFactory, count: int) -> Library:
-    """A Library (the writer) that indexed ``count`` generated articles in ``tmp_path/news``."""
-    writer = make_library(tmp_path)
-    writer.ingest([str(write_news(tmp_path / "news", count)[0].parent)])
-    return writer
 
 
 def no_chroma_reads(lib: Library, monkeypatch: pytest.MonkeyPatch) -> None:

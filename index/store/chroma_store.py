@@ -529,14 +529,14 @@ class ChromaStore:
         )
         self.sweep(build, key, keep_version=None)
 
-    def removed_articles(self, build: str, after: int) -> set[str]:
-        """Keys of articles removed from ``build`` by generations after ``after``."""
+    def removed_articles(self, build: str, after: int) -> dict[str, int]:
+        """Key -> generation of the articles removed from ``build`` after ``after``."""
         got = self._call(
             self._meta.get,
             where={"$and": [{"build": build}, {"gen": {"$gt": after}}]},
             include=["metadatas"],
         )
-        return {str(m["article_key"]) for m in got.get("metadatas") or []}
+        return {str(m["article_key"]): int(m["gen"]) for m in got.get("metadatas") or []}
 
     def has_more_articles_than(self, build: str, n: int) -> bool:
         """Cheaper than ``count()``, whose first call loads the collection's segments."""

@@ -294,7 +294,12 @@ class ReaderCache:
         self, store: ChromaStore, build: str, since: int, upto: int
     ) -> tuple[dict[str, dict[str, Any]], set[str]]:
         """Articles to (re)load and keys to drop, from manifests written after ``since``."""
-        fresh = store.changes_between(build, since, upto)
+        removals = store.removed_articles(build, since)
+        fresh = {  # an article removed after the write the journal lists is gone
+            key: meta
+            for key, meta in store.changes_between(build, since, upto).items()
+            if removals.get(key, -1) <= int(meta.get("gen") or 0)
+        }
         keys = list(fresh)
         local = dict(
             row
@@ -306,7 +311,7 @@ class ReaderCache:
             )
         )
         changed = {k: m for k, m in fresh.items() if local.get(k) != m.get("version")}
-        removed = store.removed_articles(build, since) - set(fresh)
+        removed = set(removals) - set(fresh)
         return changed, removed
 
     def _remove(self, keys: Iterable[str]) -> None:

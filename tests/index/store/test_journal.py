@@ -48,6 +48,24 @@ def test_a_reader_takes_small_writes_and_removals_from_the_journal(
     assert {a.id for a in reader.list_articles()} == {"news-000.txt", "news-001.txt", "late.txt"}
 
 
+def test_an_article_added_then_removed_between_two_reads_is_gone(
+    tmp_path: Path, make_library: LibraryFactory
+) -> None:
+    """The journal keeps the add's manifest after the article is removed: the removal,
+    being later, wins; an article added again after its removal stays."""
+    folder = tmp_path / "news"
+    writer = indexed_news(tmp_path, make_library, 2)
+    reader = make_library(tmp_path)
+    assert _bm25(reader, "zq0") == ["news-000.txt"]
+    writer.ingest([str(write_article(folder, "brief.txt", *news_text(7)))])
+    writer.remove(["brief.txt"])
+    assert _bm25(reader, "zq7") == []
+    assert {a.id for a in reader.list_articles()} == {"news-000.txt", "news-001.txt"}
+    writer.remove(["news-001.txt"])
+    writer.ingest([str(folder / "news-001.txt")])  # added again
+    assert _bm25(reader, "zq1") == ["news-001.txt"]
+
+
 def test_a_write_too_big_to_list_sends_readers_to_the_manifests(
     tmp_path: Path, make_library: LibraryFactory, monkeypatch: pytest.MonkeyPatch
 ) -> None:

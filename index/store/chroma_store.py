@@ -63,21 +63,26 @@ from citebot.index.store.sentence_records import (
     sentence_payload,
 )
 
-# (article key, chunk number, version, [(sentence, start, end)], sentence vectors)
-SentenceBlock = tuple[str, int, str, list[tuple[int, int, int]], np.ndarray]
+# (article key, chunk number, version, [(sentence, start, end)], sentence vectors,
+#  the chunk's own unit vector or None where none is stored)
+SentenceBlock = tuple[str, int, str, list[tuple[int, int, int]], np.ndarray, np.ndarray | None]
 LocalBlocks = Callable[[Sequence[str]], dict[str, SentenceBlock]]
 
 
 def sentence_block(
-    meta: dict[str, Any], spans: list[tuple[int, int, int]], matrix: np.ndarray
+    meta: dict[str, Any],
+    spans: list[tuple[int, int, int]],
+    matrix: np.ndarray,
+    chunk_vector: np.ndarray | None,
 ) -> SentenceBlock:
-    """A chunk's sentence block from its metadata and decoded sentences."""
+    """A chunk's sentence block from its metadata, decoded sentences and chunk vector."""
     return (
         str(meta.get("article_key", "")),
         int(meta.get("chunk", 0)),
         str(meta.get("version", "")),
         spans,
         matrix,
+        chunk_vector,
     )
 
 
@@ -619,7 +624,7 @@ class ChromaStore:
         metas: list[dict[str, Any]] = []
         blocks: list[np.ndarray] = []
         seen: set[tuple[str, int]] = set()
-        for chunk_id, (key, _chunk, version, spans, matrix) in records:
+        for chunk_id, (key, _chunk, version, spans, matrix, _vector) in records:
             keep = []
             for i, (number, start, end) in enumerate(spans):
                 if (key, number) in seen:
@@ -645,7 +650,8 @@ class ChromaStore:
     def sentence_blocks(
         self, build: str, chunk_ids: Sequence[str], local: LocalBlocks | None = None
     ) -> dict[str, SentenceBlock]:
-        """chunk id -> (article key, chunk number, version, [(sentence, start, end)], vectors).
+        """chunk id -> (article key, chunk number, version, [(sentence, start, end)], vectors,
+        chunk vector).
 
         The decoded blocks of the last SENTENCE_BLOCKS_KEPT chunks are kept: an ask
         reads the fusion pool's blocks, then its passages' (a subset) again, and a
@@ -667,7 +673,9 @@ class ChromaStore:
         fetched = dict(local(missing)) if local is not None else {}
         missing = [c for c in missing if c not in fetched]
         for chunk_id, meta in self._sentence_records(build, missing) if missing else ():
-            fetched[chunk_id] = sentence_block(meta, *decode_sentences(meta))
+            fetched[chunk_id] = sentence_block(
+                meta, *decode_sentences(meta), decode_chunk_vector(meta)
+            )
         with self._blocks_lock:
             for chunk_id, block in fetched.items():
                 self._blocks[(build, chunk_id)] = block

@@ -191,6 +191,13 @@ class ReaderCache:
             found = None if missing else self._vector_file()
         return None if found is None else found.matrix(rows)
 
+    def vector_rows(self, rows: Sequence[int]) -> dict[int, np.ndarray]:
+        """Row -> its chunk vector, for rows whose ``vec`` flag the caller read as set
+        (holding the lock); {} when the file cannot give them."""
+        file = self._vector_file() if rows else None
+        matrix = file.matrix(max(rows) + 1) if file is not None else None
+        return {} if matrix is None else {row: np.array(matrix[row]) for row in rows}
+
     def _sweep_vector_files(self) -> None:
         """Delete vector files of earlier builds (call holding the write transaction, so
         no other refresher is filling a new one)."""
@@ -760,13 +767,16 @@ class Snapshot:
             marks = ",".join("?" * len(part))
             with self.cache.lock:
                 found = self.cache.db.execute(
-                    "SELECT c.chunk_id, c.meta, s.spans, s.vectors, s.dim FROM chunks c "
-                    f"JOIN sentences s ON s.row = c.row WHERE c.chunk_id IN ({marks})",
+                    "SELECT c.chunk_id, c.row, c.vec, c.meta, s.spans, s.vectors, s.dim "
+                    "FROM chunks c JOIN sentences s ON s.row = c.row "
+                    f"WHERE c.chunk_id IN ({marks})",
                     part,
                 ).fetchall()
-            for chunk_id, meta_json, spans_json, raw, dim in found:
+                vectors = self.cache.vector_rows([r for _, r, v, *_ in found if v])
+            for chunk_id, row, _, meta_json, spans_json, raw, dim in found:
+                spans, matrix = unpack_sentences(spans_json, raw, dim)
                 meta = json.loads(meta_json)
-                out[chunk_id] = sentence_block(meta, *unpack_sentences(spans_json, raw, dim))
+                out[chunk_id] = sentence_block(meta, spans, matrix, vectors.get(row))
         return out
 
     def article_text(self, article_key: str) -> str:

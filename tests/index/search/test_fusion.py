@@ -9,11 +9,20 @@ from pathlib import Path
 from typing import Any, cast
 
 import numpy as np
+import pytest
 
 from citebot.index.search.focus import recency_boosts, time_focus
-from citebot.index.search.fusion import Candidate, RetrievalConfig, _widened_pool, diversify
+from citebot.index.search.fusion import (
+    Candidate,
+    RetrievalConfig,
+    _dense,
+    _keyword,
+    _pool_scores,
+    _widened_pool,
+    diversify,
+)
 from citebot.index.store.snapshot import Snapshot
-from tests.conftest import LibraryFactory
+from tests.conftest import LibraryFactory, indexed_news, stored_chunks
 
 
 @dataclass
@@ -90,3 +99,31 @@ def test_early_as_of_date_finds_its_article_under_a_newer_archive(
     for method in ("dense", "bm25"):
         hits = lib.search("ferry fares", 3, method, as_of=dt.date(2022, 6, 30))  # type: ignore[arg-type]
         assert [h.article_id for h in hits] == ["early"]
+
+
+def test_a_chunk_one_retriever_found_gets_its_exact_score_from_the_other(
+    tmp_path: Path, make_library: LibraryFactory
+) -> None:
+    """Both signals of every pooled chunk are exact: a chunk only BM25 found gets its
+    real cosine, one only the dense search found its real BM25 (not a floor or 0)."""
+    lib = indexed_news(tmp_path, make_library, 6)
+    snap = lib.snapshot()
+    assert snap.build is not None and snap.bm25 is not None
+    # the orchard article (1) in meaning and by one word; article 4 by its rare word twice
+    question = "Did the frost hurt the fruit trees and their farmers in zq4?"
+    vec = lib.answerer.encoders.query(question)
+    dense = _dense(snap, lib.store, vec, 1)
+    keyword, bm25 = _keyword(snap, question, 1)
+    assert bm25 is not None and set(dense) != set(keyword)  # each pool missed the other's
+    assert all(bm25[row] > 0 for row in dense)  # the dense hit has a BM25 to fill in
+    scores = _pool_scores(snap, lib.store, vec, dense, keyword, bm25, RetrievalConfig())
+
+    stored = stored_chunks(lib.store, snap.build, include=["embeddings"])
+    vectors = dict(zip(stored["ids"], stored["embeddings"], strict=True))
+    rows = set(dense) | set(keyword)
+    assert set(scores.dense) == set(scores.keyword) == rows
+    for row in rows:
+        exact = float(np.asarray(vectors[snap.chunk_ids[row]]) @ vec)
+        assert abs(scores.dense[row] - exact) < 1e-2  # the block carries a float16 copy
+        assert scores.keyword[row] == pytest.approx(float(bm25[row]))
+    assert scores.dense_floor == min(dense.values())  # unknown cosines get the pool's floor

@@ -142,7 +142,7 @@ def test_an_index_with_the_old_sentence_collection_still_answers_and_sweeps(
 
     blocks = lib.store.sentence_blocks(build, chunks["ids"])
     assert set(blocks) == set(chunks["ids"])
-    assert all(len(spans) == len(matrix) > 0 for _, _, _, spans, matrix in blocks.values())
+    assert all(len(spans) == len(matrix) > 0 for _, _, _, spans, matrix, _ in blocks.values())
     assert set(lib.store.recent_vectors(build, -1)) == set(chunks["ids"])
 
     _title, body = news_text(1)

@@ -11,7 +11,14 @@ from citebot.index import Library
 from citebot.index.search.bm25 import BM25Index
 from citebot.index.store import snapshot as snapshot_module
 from citebot.index.store.snapshot import ReaderCache
-from tests.conftest import LibraryFactory, news_text, write_article, write_news
+from tests.conftest import (
+    LibraryFactory,
+    indexed_news,
+    news_text,
+    stored_chunks,
+    write_article,
+    write_news,
+)
 
 QUERIES = ("harbour ferry", "vineyard harvest grapes", "bakery ovens zq3", "glacier zq11 climbers")
 
@@ -165,6 +172,25 @@ def test_sentence_blocks_are_read_once_per_chunk_and_follow_new_versions(
     assert fresh, "the edited article should have new chunk ids"
     got = store.sentence_blocks(build, fresh)
     assert reads == [fresh] and set(got) == set(fresh)
+
+
+def test_sentence_blocks_carry_each_chunk_vector_from_chroma_and_from_the_cache(
+    tmp_path: Path, make_library: LibraryFactory
+) -> None:
+    """Fusion scores a chunk only the keyword search found by the chunk vector in its
+    block: a server reader reads it from Chroma's metadata, a local one from its cache."""
+    lib = indexed_news(tmp_path, make_library, 3)
+    snap = lib.snapshot()
+    assert snap.build is not None
+    stored = stored_chunks(lib.store, snap.build, include=["embeddings"])
+    ids = list(stored["ids"])
+    from_chroma = lib.store.sentence_blocks(snap.build, ids)
+    from_cache = snap.sentence_blocks(ids)
+    assert set(from_chroma) == set(from_cache) == set(ids)
+    for chunk_id, vector in zip(ids, stored["embeddings"], strict=True):
+        for blocks in (from_chroma, from_cache):
+            got = blocks[chunk_id][5]
+            assert got is not None and float(got @ np.asarray(vector)) > 0.999
 
 
 def test_a_full_build_leaves_no_write_ahead_log_behind(

@@ -195,8 +195,7 @@ class ReaderCache:
         """Row -> its chunk vector, for rows whose ``vec`` flag the caller read as set
         (holding the lock); {} when the file cannot give them."""
         file = self._vector_file() if rows else None
-        matrix = file.matrix(max(rows) + 1) if file is not None else None
-        return {} if matrix is None else {row: np.array(matrix[row]) for row in rows}
+        return file.read_rows(rows) if file is not None else {}
 
     def _sweep_vector_files(self) -> None:
         """Delete vector files of earlier builds (call holding the write transaction, so

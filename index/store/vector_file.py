@@ -25,6 +25,7 @@ from __future__ import annotations
 import contextlib
 import os
 import threading
+from collections.abc import Sequence
 from pathlib import Path
 
 import numpy as np
@@ -62,6 +63,24 @@ class VectorFile:
                 os.pwrite(fd, part.tobytes(), int(part_rows[0]) * slot)
         finally:
             os.close(fd)
+
+    def read_rows(self, rows: Sequence[int]) -> dict[int, np.ndarray]:
+        """Copies of these rows' slots (those the file holds), read with ``pread``.
+
+        Not through the map: fusion reads the ~80 pooled chunks' vectors of every
+        question, and each touch of a mapped page makes the kernel read the pages
+        around it into the process, so a running bot's RSS grew by the whole file
+        (measured at 100k articles: +280 MB over 253 questions)."""
+        slot = self.dim * _F32.itemsize
+        try:
+            fd = os.open(self.path, os.O_RDONLY)
+        except OSError:
+            return {}
+        try:
+            found = {row: os.pread(fd, slot, row * slot) for row in rows}
+        finally:
+            os.close(fd)
+        return {row: np.frombuffer(raw, _F32) for row, raw in found.items() if len(raw) == slot}
 
     def matrix(self, rows: int) -> np.ndarray | None:
         """A read-only view of slots ``0 .. rows-1`` (None if the file is missing or short)."""

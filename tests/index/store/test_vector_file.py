@@ -37,7 +37,7 @@ def no_chroma_reads(lib: Library, monkeypatch: pytest.MonkeyPatch) -> None:
 def test_vector_file_writes_slots_by_row_and_maps_what_is_there(tmp_path: Path) -> None:
     vectors = np.arange(5 * 3, dtype=np.float32).reshape(5, 3)
     store = VectorFile(tmp_path / "v", 3)
-    assert store.matrix(1) is None  # no file yet
+    assert store.matrix(1) is None and store.read_rows([1]) == {}  # no file yet
     with pytest.raises(FileNotFoundError):  # later rows never start a file
         store.write(np.array([3]), vectors[[3]], create=False)
     store.write(np.array([4, 1, 2]), vectors[[4, 1, 2]], create=True)  # runs 1-2 and 4
@@ -49,6 +49,9 @@ def test_vector_file_writes_slots_by_row_and_maps_what_is_there(tmp_path: Path) 
     again = store.matrix(6)
     assert again is not None
     np.testing.assert_array_equal(again[5], vectors[0])
+    rows = store.read_rows([4, 1, 9])  # by pread, not the map; 9 is past the end
+    assert sorted(rows) == [1, 4]
+    np.testing.assert_array_equal(rows[4], vectors[4])
     assert list(top_rows(np.array([0.1, 0.9, 0.5, 0.7]), 3)) == [1, 3, 2]
 
 

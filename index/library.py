@@ -18,7 +18,7 @@ from collections.abc import Callable, Collection, Iterator, Sequence
 from contextlib import ExitStack, contextmanager
 from functools import cached_property
 from pathlib import Path
-from typing import TYPE_CHECKING, Literal
+from typing import TYPE_CHECKING, Literal, TypeVar
 
 from citebot.index.embed.encoders import Encoders
 from citebot.index.embed.model_files import model_label
@@ -39,13 +39,14 @@ from citebot.index.settings import Settings
 from citebot.index.store.chroma_client import prepare_data_dir
 from citebot.index.store.chroma_store import ChromaStore, StoreState
 from citebot.index.store.lease import Claim, Lease, LeaseLostError, new_owner
-from citebot.index.store.snapshot import ReaderCache, Snapshot, load_snapshot
+from citebot.index.store.snapshot import ReaderCache, Snapshot, SnapshotMoved, load_snapshot
 from citebot.index.store.write_lock import writer_lock
 
 if TYPE_CHECKING:  # the answer stage is imported on first ask: `index add` never needs it
     from citebot.index.answer.answerer import Answerer
 
 RECENT_LIMIT = 20_000  # chunks written by other processes before the vector index is reloaded
+T = TypeVar("T")
 
 Progress = Callable[[str, int, int | None], None]
 """progress(stage, done, total): called as work advances (total None when unknown)."""
@@ -306,11 +307,16 @@ class Library:
             return None
 
     # ---- read side -----------------------------------------------------------
-    def snapshot(self) -> Snapshot:
-        """The current read snapshot; reloaded when any writer bumped the generation."""
+    def snapshot(self, *, reload: bool = False) -> Snapshot:
+        """The current read snapshot; reloaded when any writer bumped the generation
+        (or when ``reload``: the cache was rebuilt under the held one)."""
         state = self.store.read_state()
         snap = self._snapshot
-        if snap is None or (snap.build, snap.generation) != (state.active_build, state.generation):
+        if (
+            snap is None
+            or reload
+            or (snap.build, snap.generation) != (state.active_build, state.generation)
+        ):
             recent = self._foreign_vectors(snap, state)
             snap = self._snapshot = load_snapshot(
                 self.store, state, self._cache_dir(), self._reader_cache
@@ -365,7 +371,7 @@ class Library:
     def list_articles(self, query: str | None = None, limit: int | None = 50) -> list[ArticleInfo]:
         """Articles whose title, id or url hold every word of ``query``, newest first
         (all of them when ``limit`` is None)."""
-        infos = [_info(meta) for meta in self.snapshot().articles.values()]
+        infos = [_info(meta) for meta in self._read(lambda snap: snap.articles).values()]
         if query:
             words = query.lower().split()
             infos = [
@@ -406,7 +412,7 @@ class Library:
         as_of: dt.date | None = None,
     ) -> list[SearchHit]:
         question = clean_question(question)
-        return self.answerer.search(self.snapshot(), question, k, method, as_of)
+        return self._read(lambda snap: self.answerer.search(snap, question, k, method, as_of))
 
     def ask(
         self,
@@ -426,15 +432,26 @@ class Library:
         source (the bench asks SQuAD questions with their own paragraph left out).
         """
         question = clean_question(question)
-        return self.answerer.ask(
-            self.snapshot(),
-            question,
-            history,
-            top_k or self.settings.top_k,
-            mode or self.settings.mode,
-            as_of,
-            exclude,
+        return self._read(
+            lambda snap: self.answerer.ask(
+                snap,
+                question,
+                history,
+                top_k or self.settings.top_k,
+                mode or self.settings.mode,
+                as_of,
+                exclude,
+            )
         )
+
+    def _read(self, use: Callable[[Snapshot], T]) -> T:
+        """``use(snapshot)``, again on a fresh snapshot if the reader cache was rebuilt
+        from scratch by another process meanwhile (``SnapshotMoved``): a rebuild is a
+        rare, deliberate act, so one retry suffices."""
+        try:
+            return use(self.snapshot())
+        except SnapshotMoved:
+            return use(self.snapshot(reload=True))
 
     @property
     def abstain_threshold(self) -> float:

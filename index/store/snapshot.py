@@ -110,6 +110,11 @@ def _day(value: object) -> int | None:
         return None
 
 
+class SnapshotMoved(Exception):
+    """The cache was rebuilt from scratch under a snapshot (see ``ReaderCache.read``);
+    the reader takes a new snapshot and asks again."""
+
+
 class ReaderCache:
     """The local SQLite file; one per (store location, collection prefix)."""
 
@@ -182,19 +187,20 @@ class ReaderCache:
             self._vectors = VectorFile(path, have)
         return self._vectors
 
-    def vectors(self, rows: int) -> np.ndarray | None:
+    def vectors(self, epoch: str | None, rows: int) -> np.ndarray | None:
         """Vectors of rows ``0 .. rows-1`` (read-only), None if some live chunk has none."""
         with self.lock:
-            missing = self.db.execute(
-                "SELECT EXISTS (SELECT 1 FROM chunks WHERE vec = 0)"
-            ).fetchone()[0]
-            found = None if missing else self._vector_file()
+            missing = self.read(epoch, "SELECT EXISTS (SELECT 1 FROM chunks WHERE vec = 0)")
+            found = None if missing[0][0] else self._vector_file()
         return None if found is None else found.matrix(rows)
 
-    def vector_rows(self, rows: Sequence[int]) -> dict[int, np.ndarray]:
-        """Row -> its chunk vector, for rows whose ``vec`` flag the caller read as set
-        (holding the lock); {} when the file cannot give them."""
-        file = self._vector_file() if rows else None
+    def vector_rows(self, epoch: str | None, rows: Sequence[int]) -> dict[int, np.ndarray]:
+        """Row -> its chunk vector, for rows whose ``vec`` flag the caller read as set;
+        {} when the file cannot give them."""
+        with self.lock:
+            if self.epoch() != epoch:
+                raise SnapshotMoved
+            file = self._vector_file() if rows else None
         return file.read_rows(rows) if file is not None else {}
 
     def _sweep_vector_files(self) -> None:
@@ -223,6 +229,30 @@ class ReaderCache:
         for old in cache_dir.glob(f"snapshot-{tag}-*.pkl"):  # format 4 pickles: never loaded
             old.unlink(missing_ok=True)
         return cls(cache_dir / f"reader-{tag}.sqlite3", local_vectors=not store.settings.chroma_url)
+
+    # ---- reads of a snapshot ---------------------------------------------------------
+    def epoch(self) -> str | None:
+        """Which fill of the file this is: a full build clears it and gives the rows out
+        again from 1 (and starts a new vector file), under a new token."""
+        return self.get("vectors")
+
+    def read(self, epoch: str | None, sql: str, params: Sequence[Any] = ()) -> list[Any]:
+        """The rows of one query, as of the fill a snapshot was taken from.
+
+        Processes share the file. When another one clears it for a new build (``citebot
+        index rebuild``) while a question is in flight, the question's row numbers
+        would name the new build's chunks: it would read texts and ids that are not the
+        ones it ranked. So each read checks, in the same read transaction, that the
+        file is still in the snapshot's epoch, and raises ``SnapshotMoved`` if not.
+        """
+        with self.lock:
+            self.db.execute("BEGIN")
+            try:
+                if self.epoch() != epoch:
+                    raise SnapshotMoved
+                return self.db.execute(sql, params).fetchall()
+            finally:
+                self.db.execute("COMMIT")
 
     # ---- small helpers ---------------------------------------------------------
     def get(self, key: str) -> str | None:
@@ -546,14 +576,16 @@ class _SegmentWriter:
 class SegmentedBM25:
     """BM25 over the cache's segments, scoring exactly as a rebuild over the live chunks."""
 
-    def __init__(self, cache: ReaderCache, size: int, k1: float = 0.9, b: float = 0.4) -> None:
-        self.cache = cache
+    def __init__(
+        self, cache: ReaderCache, epoch: str | None, size: int, k1: float = 0.9, b: float = 0.4
+    ) -> None:
+        self.cache, self.epoch = cache, epoch
         self.size = size  # rows are 1..max row; scores are indexed by row
         self.k1, self.b = k1, b
         with cache.lock:
             self.n = int(cache.get("live_rows") or 0)
             total = int(cache.get("total_length") or 0)
-            dead = [r[0] for r in cache.db.execute("SELECT row FROM dead")]
+            dead = [r[0] for r in cache.read(epoch, "SELECT row FROM dead")]
         self.avg = total / self.n if self.n else 1.0
         self.dead = np.zeros(size, bool)
         dead_rows = np.asarray(dead, np.int64)
@@ -564,9 +596,8 @@ class SegmentedBM25:
         missing = [w for w in words if w not in self._df]
         if missing:
             marks = ",".join("?" * len(missing))
-            with self.cache.lock:
-                sql = f"SELECT term, n FROM df WHERE term IN ({marks})"
-                found = dict(self.cache.db.execute(sql, missing))
+            sql = f"SELECT term, n FROM df WHERE term IN ({marks})"
+            found = dict(self.cache.read(self.epoch, sql, missing))
             for w in missing:
                 self._df[w] = int(found.get(w, 0))
         return {w: self._df[w] for w in words}
@@ -578,10 +609,8 @@ class SegmentedBM25:
         if not dfs:
             return out
         marks = ",".join("?" * len(dfs))
-        with self.cache.lock:
-            found = self.cache.db.execute(
-                f"SELECT term, rows, tfs, lens FROM postings WHERE term IN ({marks})", list(dfs)
-            ).fetchall()
+        sql = f"SELECT term, rows, tfs, lens FROM postings WHERE term IN ({marks})"
+        found = self.cache.read(self.epoch, sql, list(dfs))
         for term, rows_b, tfs_b, lens_b in found:
             rows = np.frombuffer(rows_b, _ROW)
             tfs = np.frombuffer(tfs_b, _U16).astype(np.float32)
@@ -660,13 +689,16 @@ class Snapshot:
         self.cache = cache
         self.build = build
         self.generation = generation
+        self.epoch: str | None = None  # the cache's fill this snapshot reads (ReaderCache.read)
         if cache is None:
             self.size, self.live_rows = 1, 0
         else:
             with cache.lock:
-                top = cache.db.execute(  # the last row ever given out: dead rows included
-                    "SELECT COALESCE(MAX(seq), 0) FROM sqlite_sequence WHERE name = 'chunks'"
-                ).fetchone()[0]
+                self.epoch = cache.epoch()
+                top = cache.read(  # the last row ever given out: dead rows included
+                    self.epoch,
+                    "SELECT COALESCE(MAX(seq), 0) FROM sqlite_sequence WHERE name = 'chunks'",
+                )[0][0]
                 self.live_rows = int(cache.get("live_rows") or 0)
             self.size = int(top) + 1
         self.chunk_ids = _Rows(self, "chunk_id")
@@ -683,7 +715,7 @@ class Snapshot:
 
     @cached_property
     def bm25(self) -> SegmentedBM25 | None:
-        return SegmentedBM25(self.cache, self.size) if self.cache is not None else None
+        return SegmentedBM25(self.cache, self.epoch, self.size) if self.cache is not None else None
 
     def _chunk(self, row: int) -> dict[str, Any]:
         got = self._rows.get(row)
@@ -696,10 +728,9 @@ class Snapshot:
         if self.cache is None or not rows:
             return
         marks = ",".join("?" * len(rows))
-        with self.cache.lock:
-            found = self.cache.db.execute(
-                f"SELECT row, chunk_id, meta, text FROM chunks WHERE row IN ({marks})", list(rows)
-            ).fetchall()
+        found = self.cache.read(
+            self.epoch, f"SELECT row, chunk_id, meta, text FROM chunks WHERE row IN ({marks})", rows
+        )
         if len(self._rows) > 5000:
             self._rows.clear()
         for row, chunk_id, meta, text in found:
@@ -710,10 +741,9 @@ class Snapshot:
         if self.cache is None or not chunk_ids:
             return {}
         marks = ",".join("?" * len(chunk_ids))
-        with self.cache.lock:
-            found = self.cache.db.execute(
-                f"SELECT chunk_id, row FROM chunks WHERE chunk_id IN ({marks})", list(chunk_ids)
-            ).fetchall()
+        found = self.cache.read(
+            self.epoch, f"SELECT chunk_id, row FROM chunks WHERE chunk_id IN ({marks})", chunk_ids
+        )
         return {cid: row for cid, row in found if row < self.size}
 
     def exact_dense(self, vector: np.ndarray, n: int) -> dict[int, float] | None:
@@ -723,7 +753,7 @@ class Snapshot:
             return None
         if self.size <= 1 or n <= 0:
             return {}
-        matrix = self.cache.vectors(self.size)
+        matrix = self.cache.vectors(self.epoch, self.size)
         if matrix is None:
             return None
         scores = matrix @ np.asarray(vector, np.float32)
@@ -742,16 +772,11 @@ class Snapshot:
         assert self.cache is not None
         wanted = [int(r) for r in rows]
         found: set[int] = set()
-        with self.cache.lock:
-            for start in range(0, len(wanted), 500):
-                part = wanted[start : start + 500]
-                marks = ",".join("?" * len(part))
-                found.update(
-                    r[0]
-                    for r in self.cache.db.execute(
-                        f"SELECT row FROM chunks WHERE row IN ({marks})", part
-                    )
-                )
+        for start in range(0, len(wanted), 500):
+            part = wanted[start : start + 500]
+            marks = ",".join("?" * len(part))
+            sql = f"SELECT row FROM chunks WHERE row IN ({marks})"
+            found.update(r[0] for r in self.cache.read(self.epoch, sql, part))
         return found
 
     def sentence_blocks(self, chunk_ids: Sequence[str]) -> dict[str, SentenceBlock]:
@@ -764,14 +789,14 @@ class Snapshot:
         for start in range(0, len(wanted), 500):
             part = wanted[start : start + 500]
             marks = ",".join("?" * len(part))
-            with self.cache.lock:
-                found = self.cache.db.execute(
-                    "SELECT c.chunk_id, c.row, c.vec, c.meta, s.spans, s.vectors, s.dim "
-                    "FROM chunks c JOIN sentences s ON s.row = c.row "
-                    f"WHERE c.chunk_id IN ({marks})",
-                    part,
-                ).fetchall()
-                vectors = self.cache.vector_rows([r for _, r, v, *_ in found if v])
+            found = self.cache.read(
+                self.epoch,
+                "SELECT c.chunk_id, c.row, c.vec, c.meta, s.spans, s.vectors, s.dim "
+                "FROM chunks c JOIN sentences s ON s.row = c.row "
+                f"WHERE c.chunk_id IN ({marks})",
+                part,
+            )
+            vectors = self.cache.vector_rows(self.epoch, [r for _, r, v, *_ in found if v])
             for chunk_id, row, _, meta_json, spans_json, raw, dim in found:
                 spans, matrix = unpack_sentences(spans_json, raw, dim)
                 meta = json.loads(meta_json)
@@ -785,12 +810,12 @@ class Snapshot:
         article; one indexed lookup, however large the archive."""
         if self.cache is None:
             return ""
-        with self.cache.lock:
-            found = self.cache.db.execute(
-                "SELECT c.row, c.text FROM chunks c JOIN articles a ON c.art = a.idx "
-                "WHERE a.key = ? ORDER BY c.row",
-                (article_key,),
-            ).fetchall()
+        found = self.cache.read(
+            self.epoch,
+            "SELECT c.row, c.text FROM chunks c JOIN articles a ON c.art = a.idx "
+            "WHERE a.key = ? ORDER BY c.row",
+            (article_key,),
+        )
         return "\n".join(text for row, text in found if row < self.size)
 
     def prefetch(self, rows: Iterable[int]) -> None:
@@ -803,9 +828,9 @@ class Snapshot:
         art = np.full(self.size, -1, np.int64)
         if self.cache is None:
             return art, []
-        with self.cache.lock:
-            rows = self.cache.db.execute("SELECT row, art FROM chunks").fetchall()
-            keys = self.cache.db.execute("SELECT idx, key FROM articles").fetchall()
+        with self.cache.lock:  # one fill for both reads
+            rows = self.cache.read(self.epoch, "SELECT row, art FROM chunks")
+            keys = self.cache.read(self.epoch, "SELECT idx, key FROM articles")
         if rows:
             pairs = np.asarray(rows, np.int64)
             pairs = pairs[pairs[:, 0] < self.size]
@@ -830,8 +855,7 @@ class Snapshot:
         """Article key -> manifest metadata (for listing)."""
         if self.cache is None:
             return {}
-        with self.cache.lock:
-            found = self.cache.db.execute("SELECT key, meta FROM articles").fetchall()
+        found = self.cache.read(self.epoch, "SELECT key, meta FROM articles")
         return {key: json.loads(meta) for key, meta in found}
 
     @cached_property
@@ -839,10 +863,9 @@ class Snapshot:
         """Article key -> publication day (ordinal), for dated articles only."""
         if self.cache is None:
             return {}
-        with self.cache.lock:
-            found = self.cache.db.execute(
-                "SELECT key, published FROM articles WHERE published IS NOT NULL"
-            ).fetchall()
+        found = self.cache.read(
+            self.epoch, "SELECT key, published FROM articles WHERE published IS NOT NULL"
+        )
         return dict(found)
 
     @cached_property
@@ -866,4 +889,4 @@ def load_snapshot(
     return Snapshot(cache, state.active_build, state.generation)
 
 
-__all__ = ["ReaderCache", "SegmentedBM25", "Snapshot", "load_snapshot"]
+__all__ = ["ReaderCache", "SegmentedBM25", "Snapshot", "SnapshotMoved", "load_snapshot"]

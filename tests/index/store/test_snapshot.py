@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pytest
@@ -10,7 +11,7 @@ import pytest
 from citebot.index import Library
 from citebot.index.search.bm25 import BM25Index
 from citebot.index.store import snapshot as snapshot_module
-from citebot.index.store.snapshot import ReaderCache
+from citebot.index.store.snapshot import ReaderCache, Snapshot, SnapshotMoved
 from tests.conftest import (
     LibraryFactory,
     indexed_news,
@@ -191,6 +192,42 @@ def test_sentence_blocks_carry_each_chunk_vector_from_chroma_and_from_the_cache(
         for blocks in (from_chroma, from_cache):
             got = blocks[chunk_id][5]
             assert got is not None and float(got @ np.asarray(vector)) > 0.999
+
+
+def test_a_snapshot_never_reads_rows_of_a_cache_rebuilt_under_it(
+    tmp_path: Path, make_library: LibraryFactory
+) -> None:
+    """Another process that clears the shared reader cache for a new build (``index
+    rebuild``) gives its rows out again from 1: a snapshot taken before must not read
+    them as its own rows, and a question in flight is asked again on a fresh one."""
+    lib = indexed_news(tmp_path, make_library, 4)
+    other = make_library(tmp_path)  # its own connection to the same cache, as a process
+    before = other.snapshot()
+    first = before.chunk_ids[1]
+    stale = lib.snapshot(reload=True)  # nothing read through it yet
+    other.remove([before.metas[1]["article_id"]])  # the new build gives row 1 to another
+    other.rebuild()
+    assert other.snapshot().chunk_ids[1] != first
+    with pytest.raises(SnapshotMoved):
+        stale.texts[1]
+    with pytest.raises(SnapshotMoved):
+        stale.bm25.scores("zq3")  # type: ignore[union-attr]
+
+    asked: list[Snapshot] = []
+    real_ask = lib.answerer.ask
+
+    def ask_while_the_cache_is_rebuilt(snap: Snapshot, *args: Any) -> Any:
+        asked.append(snap)
+        if len(asked) == 1:  # the rebuild lands while the first attempt reads
+            other.rebuild()
+            other.snapshot()
+        return real_ask(snap, *args)
+
+    lib.answerer.ask = ask_while_the_cache_is_rebuilt  # type: ignore[method-assign]
+    answer = lib.ask("How many workers would review the telescope by Friday?")
+    assert len(asked) == 2 and asked[1] is not asked[0]
+    assert [c.article_id for c in answer.citations][:1] == ["news-002.txt"]
+    assert "5 workers" in answer.text
 
 
 def test_a_full_build_leaves_no_write_ahead_log_behind(

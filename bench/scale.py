@@ -316,6 +316,13 @@ def measure_size(
         log(f"  recall@5 {out['recall']}  RSS {got['rss'].get('VmRSS', 0):.0f} MB")
     finally:
         reader.close()
+    scan = Reader(data_dir, extra=["--exact-search"])  # a one-question process's dense search
+    try:
+        got = scan.send(cmd="eval", questions=questions)
+        out["recall_exact_scan"] = recall_by_set(questions, got["hits"])
+        log(f"  recall@5, exact scan {out['recall_exact_scan']}")
+    finally:
+        scan.close()
     cold = [_cli(sys.executable, ["ask", COLD_Q], data_dir) for _ in range(3)]
     out["cold_ask_s"] = statistics.median(c.seconds for c in cold)
     out["cold_ask_cpu_s"] = statistics.median(c.cpu for c in cold)

@@ -108,6 +108,11 @@ def scale_section(scale: dict[str, Any]) -> str:
         ),
         row("recall@5, fixed questions, inside the archive", "recall", recall),
         row(
+            "same, dense search by exact scan (a one-question process)",
+            "recall",
+            lambda d: recall({"recall": d.get("recall_exact_scan") or {}}),
+        ),
+        row(
             "same questions, hybrid search, replicas dropped from its top 60",
             "recall",
             lambda d: recall({"recall": d.get("search_recall_originals") or {}}),

@@ -198,8 +198,7 @@ class ReaderCache:
         """Row -> its chunk vector, for rows whose ``vec`` flag the caller read as set;
         {} when the file cannot give them."""
         with self.lock:
-            if self.epoch() != epoch:
-                raise SnapshotMoved
+            self._require(epoch)
             file = self._vector_file() if rows else None
         return file.read_rows(rows) if file is not None else {}
 
@@ -248,11 +247,23 @@ class ReaderCache:
         with self.lock:
             self.db.execute("BEGIN")
             try:
-                if self.epoch() != epoch:
-                    raise SnapshotMoved
+                self._require(epoch)
                 return self.db.execute(sql, params).fetchall()
             finally:
                 self.db.execute("COMMIT")
+
+    def read_in(self, epoch: str | None, sql: str, values: Sequence[Any]) -> list[Any]:
+        """``read`` of a query whose ``{marks}`` is an IN list of ``values``, 500 at a
+        time (SQLite caps the parameters of one statement)."""
+        found: list[Any] = []
+        for start in range(0, len(values), 500):
+            part = list(values[start : start + 500])
+            found.extend(self.read(epoch, sql.format(marks=",".join("?" * len(part))), part))
+        return found
+
+    def _require(self, epoch: str | None) -> None:
+        if self.epoch() != epoch:
+            raise SnapshotMoved
 
     # ---- small helpers ---------------------------------------------------------
     def get(self, key: str) -> str | None:
@@ -595,9 +606,8 @@ class SegmentedBM25:
     def _dfs(self, words: Sequence[str]) -> dict[str, int]:
         missing = [w for w in words if w not in self._df]
         if missing:
-            marks = ",".join("?" * len(missing))
-            sql = f"SELECT term, n FROM df WHERE term IN ({marks})"
-            found = dict(self.cache.read(self.epoch, sql, missing))
+            sql = "SELECT term, n FROM df WHERE term IN ({marks})"
+            found = dict(self.cache.read_in(self.epoch, sql, missing))
             for w in missing:
                 self._df[w] = int(found.get(w, 0))
         return {w: self._df[w] for w in words}
@@ -608,9 +618,8 @@ class SegmentedBM25:
         dfs = {w: d for w, d in self._dfs(words).items() if d > 0}
         if not dfs:
             return out
-        marks = ",".join("?" * len(dfs))
-        sql = f"SELECT term, rows, tfs, lens FROM postings WHERE term IN ({marks})"
-        found = self.cache.read(self.epoch, sql, list(dfs))
+        sql = "SELECT term, rows, tfs, lens FROM postings WHERE term IN ({marks})"
+        found = self.cache.read_in(self.epoch, sql, list(dfs))
         for term, rows_b, tfs_b, lens_b in found:
             rows = np.frombuffer(rows_b, _ROW)
             tfs = np.frombuffer(tfs_b, _U16).astype(np.float32)
@@ -727,10 +736,8 @@ class Snapshot:
     def _load_rows(self, rows: Sequence[int]) -> None:
         if self.cache is None or not rows:
             return
-        marks = ",".join("?" * len(rows))
-        found = self.cache.read(
-            self.epoch, f"SELECT row, chunk_id, meta, text FROM chunks WHERE row IN ({marks})", rows
-        )
+        sql = "SELECT row, chunk_id, meta, text FROM chunks WHERE row IN ({marks})"
+        found = self.cache.read_in(self.epoch, sql, rows)
         if len(self._rows) > 5000:
             self._rows.clear()
         for row, chunk_id, meta, text in found:
@@ -740,10 +747,8 @@ class Snapshot:
         """Rows of these chunk ids (ids not in the snapshot are left out)."""
         if self.cache is None or not chunk_ids:
             return {}
-        marks = ",".join("?" * len(chunk_ids))
-        found = self.cache.read(
-            self.epoch, f"SELECT chunk_id, row FROM chunks WHERE chunk_id IN ({marks})", chunk_ids
-        )
+        sql = "SELECT chunk_id, row FROM chunks WHERE chunk_id IN ({marks})"
+        found = self.cache.read_in(self.epoch, sql, chunk_ids)
         return {cid: row for cid, row in found if row < self.size}
 
     def exact_dense(self, vector: np.ndarray, n: int) -> dict[int, float] | None:
@@ -770,37 +775,25 @@ class Snapshot:
     def _live(self, rows: np.ndarray) -> set[int]:
         """Which of these rows the cache holds (a removed article's rows are gone)."""
         assert self.cache is not None
-        wanted = [int(r) for r in rows]
-        found: set[int] = set()
-        for start in range(0, len(wanted), 500):
-            part = wanted[start : start + 500]
-            marks = ",".join("?" * len(part))
-            sql = f"SELECT row FROM chunks WHERE row IN ({marks})"
-            found.update(r[0] for r in self.cache.read(self.epoch, sql, part))
-        return found
+        sql = "SELECT row FROM chunks WHERE row IN ({marks})"
+        return {r[0] for r in self.cache.read_in(self.epoch, sql, [int(r) for r in rows])}
 
     def sentence_blocks(self, chunk_ids: Sequence[str]) -> dict[str, SentenceBlock]:
         """Chunk id -> its sentence block (as ``ChromaStore.sentence_blocks``) for the
         chunks whose sentences the cache holds; the others are left out."""
         if self.cache is None or not chunk_ids:
             return {}
+        found = self.cache.read_in(
+            self.epoch,
+            "SELECT c.chunk_id, c.row, c.vec, c.meta, s.spans, s.vectors, s.dim "
+            "FROM chunks c JOIN sentences s ON s.row = c.row WHERE c.chunk_id IN ({marks})",
+            list(dict.fromkeys(chunk_ids)),
+        )
+        vectors = self.cache.vector_rows(self.epoch, [r for _, r, v, *_ in found if v])
         out: dict[str, SentenceBlock] = {}
-        wanted = list(dict.fromkeys(chunk_ids))
-        for start in range(0, len(wanted), 500):
-            part = wanted[start : start + 500]
-            marks = ",".join("?" * len(part))
-            found = self.cache.read(
-                self.epoch,
-                "SELECT c.chunk_id, c.row, c.vec, c.meta, s.spans, s.vectors, s.dim "
-                "FROM chunks c JOIN sentences s ON s.row = c.row "
-                f"WHERE c.chunk_id IN ({marks})",
-                part,
-            )
-            vectors = self.cache.vector_rows(self.epoch, [r for _, r, v, *_ in found if v])
-            for chunk_id, row, _, meta_json, spans_json, raw, dim in found:
-                spans, matrix = unpack_sentences(spans_json, raw, dim)
-                meta = json.loads(meta_json)
-                out[chunk_id] = sentence_block(meta, spans, matrix, vectors.get(row))
+        for chunk_id, row, _, meta_json, spans_json, raw, dim in found:
+            spans, matrix = unpack_sentences(spans_json, raw, dim)
+            out[chunk_id] = sentence_block(json.loads(meta_json), spans, matrix, vectors.get(row))
         return out
 
     def article_text(self, article_key: str) -> str:
@@ -828,9 +821,8 @@ class Snapshot:
         art = np.full(self.size, -1, np.int64)
         if self.cache is None:
             return art, []
-        with self.cache.lock:  # one fill for both reads
-            rows = self.cache.read(self.epoch, "SELECT row, art FROM chunks")
-            keys = self.cache.read(self.epoch, "SELECT idx, key FROM articles")
+        rows = self.cache.read(self.epoch, "SELECT row, art FROM chunks")
+        keys = self.cache.read(self.epoch, "SELECT idx, key FROM articles")
         if rows:
             pairs = np.asarray(rows, np.int64)
             pairs = pairs[pairs[:, 0] < self.size]

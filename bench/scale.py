@@ -323,6 +323,13 @@ def measure_size(
         log(f"  recall@5, exact scan {out['recall_exact_scan']}")
     finally:
         scan.close()
+    plain = Reader(data_dir, extra=["--no-copy-grouping"])  # the bot, copies not grouped
+    try:
+        got = plain.send(cmd="eval", questions=questions)
+        out["recall_no_grouping"] = recall_by_set(questions, got["hits"])
+        log(f"  recall@5, near-copies not grouped {out['recall_no_grouping']}")
+    finally:
+        plain.close()
     cold = [_cli(sys.executable, ["ask", COLD_Q], data_dir) for _ in range(3)]
     out["cold_ask_s"] = statistics.median(c.seconds for c in cold)
     out["cold_ask_cpu_s"] = statistics.median(c.cpu for c in cold)

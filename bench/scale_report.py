@@ -113,6 +113,11 @@ def scale_section(scale: dict[str, Any]) -> str:
             lambda d: recall({"recall": d.get("recall_exact_scan") or {}}),
         ),
         row(
+            "same, near-copies not grouped (the bot before 2026-12-04)",
+            "recall",
+            lambda d: recall({"recall": d.get("recall_no_grouping") or {}}),
+        ),
+        row(
             "same questions, hybrid search, replicas dropped from its top 60",
             "recall",
             lambda d: recall({"recall": d.get("search_recall_originals") or {}}),

@@ -15,7 +15,8 @@ line and answers one JSON line on stdout:
 * ``{"cmd": "quit"}``.
 
 ``--exact-search`` skips ``Library.warm_up``, so dense search scans the reader
-cache's vectors as a one-question process does. It uses only the public API,
+cache's vectors as a one-question process does; ``--no-copy-grouping`` lets
+near-copies of a chosen passage fill the top k (as before 2026-12-04). It uses only the public API,
 so the same file drives today's code (run with that checkout's interpreter)
 and the new one.
 """
@@ -65,6 +66,11 @@ def main() -> int:
         from citebot.index.search.fusion import RetrievalConfig
 
         library.answerer.retrieval = RetrievalConfig(sentences="none")
+    if "--no-copy-grouping" in sys.argv:  # near-copies of a chosen passage not grouped
+        import dataclasses
+
+        config = library.answerer.retrieval
+        library.answerer.retrieval = dataclasses.replace(config, copy_cosine=1.0)
     library.snapshot()
     if hasattr(library, "warm_up") and "--exact-search" not in sys.argv:
         library.warm_up()  # as the bot does after login (older code: the first ask does it)

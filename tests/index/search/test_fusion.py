@@ -71,6 +71,55 @@ def test_diversify_takes_one_passage_per_article_first() -> None:
     assert [c.row for c in diversify(snap, ranked, 3)] == [0, 2, 1]
 
 
+def test_diversify_puts_near_copies_of_a_chosen_passage_after_the_distinct_ones() -> None:
+    snap = snapshot({"a": None, "copy": None, "b": None, "c": None})
+    unit = np.eye(4, dtype=np.float32)
+    near = unit[0] * 0.95 + unit[1] * np.sqrt(1 - 0.95**2)  # cosine 0.95 with a's passage
+    ranked = [
+        Candidate(0, 0.9, vector=unit[0]),
+        Candidate(1, 0.8, vector=near.astype(np.float32)),
+        Candidate(2, 0.7, vector=unit[2]),
+        Candidate(3, 0.6),  # no vector (a single retriever's hit): never grouped
+    ]
+    assert [c.row for c in diversify(snap, ranked, 3, 0.9)] == [0, 2, 3]
+    assert [c.row for c in diversify(snap, ranked, 4, 0.9)] == [0, 2, 3, 1]
+    assert [c.row for c in diversify(snap, ranked, 3, 0.96)] == [0, 1, 2]  # not copy enough
+    assert [c.row for c in diversify(snap, ranked, 3)] == [0, 1, 2]  # grouping off
+
+
+def test_a_story_filed_under_several_ids_takes_one_place_in_the_results(
+    tmp_path: Path, make_library: LibraryFactory
+) -> None:
+    """Real model, real store: three lightly edited copies of one story (wire copy;
+    identical texts are already dropped at ingest) would fill the top 3; grouped, one
+    copy comes first, then the other story."""
+    story = (
+        "Harbour ferry fares in Dunmore rise next month, the ferry company said on {day}. "
+        "Ferry passengers will pay more for harbour crossings and ferry season tickets."
+    )
+    other = (
+        "A council review of Dunmore's harbour found the ferry crossings run late in winter, "
+        "and recommended a second boat for commuters."
+    )
+    folder = tmp_path / "articles"
+    folder.mkdir()
+    for name, day in (("wire-a", "Monday"), ("wire-b", "Tuesday"), ("wire-c", "Friday")):
+        text = story.format(day=day)
+        (folder / f"{name}.txt").write_text(f"Ferry fares rise\n\n{text}\n", encoding="utf-8")
+    (folder / "review.txt").write_text(f"Council ferry review\n\n{other}\n", encoding="utf-8")
+    lib = make_library(tmp_path)
+    lib.ingest([str(folder)])
+    question = "Why will Dunmore harbour ferry passengers pay more?"
+    wires = {"wire-a.txt", "wire-b.txt", "wire-c.txt"}
+
+    lib.answerer.retrieval = RetrievalConfig(copy_cosine=1.0)  # grouping off
+    assert {h.article_id for h in lib.search(question, 3)} == wires
+    lib.answerer.retrieval = RetrievalConfig()
+    grouped = [h.article_id for h in lib.search(question, 4)]
+    assert grouped[0] in wires and grouped[1] == "review.txt"
+    assert set(grouped[2:]) == wires - {grouped[0]}
+
+
 def test_pool_widens_with_the_share_of_left_out_chunks() -> None:
     assert _widened_pool(40, None) == 40
     assert _widened_pool(40, np.array([True, True, True, False])) == 160

@@ -772,6 +772,13 @@ class Snapshot:
                 return {row: float(scores[row]) for row in best}
             k = min(self.size - 1, k * 4)
 
+    def chunk_vectors(self, rows: Sequence[int]) -> dict[int, np.ndarray]:
+        """Row -> chunk vector from the cache's vector file, for the rows it holds; {}
+        without one (readers of a Chroma server keep no vectors)."""
+        if self.cache is None or not rows:
+            return {}
+        return self.cache.vector_rows(self.epoch, rows)
+
     def _live(self, rows: np.ndarray) -> set[int]:
         """Which of these rows the cache holds (a removed article's rows are gone)."""
         assert self.cache is not None

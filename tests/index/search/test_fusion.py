@@ -16,6 +16,7 @@ from citebot.index.search.fusion import (
     Candidate,
     RetrievalConfig,
     _dense,
+    _distinct,
     _keyword,
     _pool_scores,
     _widened_pool,
@@ -27,11 +28,16 @@ from tests.conftest import LibraryFactory, indexed_news, stored_chunks
 
 @dataclass
 class FakeSnapshot:
-    """What focus and diversify read from a snapshot: rows' article keys, article dates."""
+    """What focus and diversify read from a snapshot: rows' article keys, article dates
+    (and for ``_distinct``, chunk vectors by row)."""
 
     metas: list[dict[str, Any]]
     chunk_ids: list[str]
     published_days: dict[str, int] = field(default_factory=dict)
+    vectors: dict[int, np.ndarray] = field(default_factory=dict)
+
+    def chunk_vectors(self, rows: list[int]) -> dict[int, np.ndarray]:
+        return {row: self.vectors[row] for row in rows if row in self.vectors}
 
     @property
     def newest_day(self) -> int:
@@ -85,6 +91,47 @@ def test_diversify_puts_near_copies_of_a_chosen_passage_after_the_distinct_ones(
     assert [c.row for c in diversify(snap, ranked, 4, 0.9)] == [0, 2, 3, 1]
     assert [c.row for c in diversify(snap, ranked, 3, 0.96)] == [0, 1, 2]  # not copy enough
     assert [c.row for c in diversify(snap, ranked, 3)] == [0, 1, 2]  # grouping off
+
+
+def _story_and_copies() -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """A story's vector and two copies: 0.95 to it, 0.85 to each other (as rewrites)."""
+    story = np.array([1.0, 0.0, 0.0, 0.0, 0.0], np.float32)
+    side = np.sqrt(1 - 0.95**2)
+    one = np.array([0.95, side, 0.0, 0.0, 0.0], np.float32)
+    turn = -0.54  # the cosine between the two copies' sides
+    two = np.array([0.95, side * turn, side * np.sqrt(1 - turn**2), 0.0, 0.0], np.float32)
+    assert 0.84 < float(one @ two) < 0.86
+    return story, one, two
+
+
+def test_copies_nearer_their_original_than_each_other_stay_one_group() -> None:
+    """Single linkage: copy two is 0.85 to copy one (below 0.9) but 0.95 to the
+    original ranked between them, so it is grouped too."""
+    story, one, two = _story_and_copies()
+    snap = snapshot({"one": None, "story": None, "two": None, "b": None})
+    other = np.array([0.0, 0.0, 0.0, 1.0, 0.0], np.float32)
+    ranked = [
+        Candidate(0, 0.9, vector=one),
+        Candidate(1, 0.8, vector=story),
+        Candidate(2, 0.7, vector=two),
+        Candidate(3, 0.6, vector=other),
+    ]
+    assert [c.row for c in diversify(snap, ranked, 2, 0.9)] == [0, 3]
+
+
+def test_each_retriever_pool_keeps_distinct_chunks_and_drops_copies() -> None:
+    story, one, two = _story_and_copies()
+    snap = cast(Snapshot, FakeSnapshot([], []))
+    other = np.array([0.0, 0.0, 0.0, 1.0, 0.0], np.float32)
+    fake = cast(FakeSnapshot, snap)
+    fake.vectors = {10: one, 11: story, 12: two, 13: other}
+    ranked = {10: 0.9, 11: 0.8, 12: 0.7, 13: 0.6, 14: 0.5}  # 14 has no vector: kept
+    assert _distinct(snap, ranked, 2, 0.9) == {10: 0.9, 13: 0.6}
+    assert _distinct(snap, ranked, 3, 0.9) == {10: 0.9, 13: 0.6, 14: 0.5}
+    assert _distinct(snap, ranked, 5, 0.9) == ranked  # no more ranked than the pool
+    assert _distinct(snap, ranked, 2, 1.01) == {10: 0.9, 11: 0.8}  # nothing is a copy
+    fake.vectors = {}  # a server's reader keeps no vectors: the first rows, as before
+    assert _distinct(snap, ranked, 2, 0.9) == {10: 0.9, 11: 0.8}
 
 
 def test_a_story_filed_under_several_ids_takes_one_place_in_the_results(

@@ -61,8 +61,8 @@ class RetrievalConfig:
     sentences: Literal["pool", "none"] = "pool"
     boost: float = 0.5  # extra weight for articles cited earlier in the conversation
     recency: float = 0.2  # extra weight for the newest articles on "this week" questions
-    # chunk cosine from which another article's passage counts as a copy of one
-    # already chosen (``diversify``); 1.0 or more turns the grouping off
+    # chunk cosine from which a passage counts as a copy of another article's passage
+    # ranked above it (``diversify``, ``_distinct``); 1.0 or more turns grouping off
     copy_cosine: float = 0.9
     # each retriever ranks copy_pool times the pool and keeps its first pool distinct
     # chunks (``_distinct``), so copies of one story cannot take every pool slot

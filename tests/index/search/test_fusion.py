@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 import json
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any, cast
 
@@ -165,6 +165,15 @@ def test_a_story_filed_under_several_ids_takes_one_place_in_the_results(
     grouped = [h.article_id for h in lib.search(question, 4)]
     assert grouped[0] in wires and grouped[1] == "review.txt"
     assert set(grouped[2:]) == wires - {grouped[0]}
+
+    # pools of 2: without grouping both retrievers' pools hold only copies; grouped,
+    # each ranks 6 and keeps one copy and the other story (vectors from the cache file)
+    small = RetrievalConfig(pool=2, copy_cosine=1.0)
+    lib.answerer.retrieval = small
+    assert {h.article_id for h in lib.search(question, 2)} <= wires
+    lib.answerer.retrieval = replace(small, copy_cosine=0.9)
+    pooled = [h.article_id for h in lib.search(question, 2)]
+    assert pooled[0] in wires and pooled[1] == "review.txt"
 
 
 def test_pool_widens_with_the_share_of_left_out_chunks() -> None:

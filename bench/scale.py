@@ -316,20 +316,14 @@ def measure_size(
         log(f"  recall@5 {out['recall']}  RSS {got['rss'].get('VmRSS', 0):.0f} MB")
     finally:
         reader.close()
-    scan = Reader(data_dir, extra=["--exact-search"])  # a one-question process's dense search
-    try:
-        got = scan.send(cmd="eval", questions=questions)
-        out["recall_exact_scan"] = recall_by_set(questions, got["hits"])
-        log(f"  recall@5, exact scan {out['recall_exact_scan']}")
-    finally:
-        scan.close()
-    plain = Reader(data_dir, extra=["--no-copy-grouping"])  # the bot, copies not grouped
-    try:
-        got = plain.send(cmd="eval", questions=questions)
-        out["recall_no_grouping"] = recall_by_set(questions, got["hits"])
-        log(f"  recall@5, near-copies not grouped {out['recall_no_grouping']}")
-    finally:
-        plain.close()
+    # the same questions searched as a one-question process does, and as before grouping
+    variants = {
+        "recall_exact_scan": ("--exact-search", "exact scan"),
+        "recall_no_grouping": ("--no-copy-grouping", "near-copies not grouped"),
+    }
+    for key, (flag, label) in variants.items():
+        out[key] = _recall_of(data_dir, questions, flag)
+        log(f"  recall@5, {label} {out[key]}")
     cold = [_cli(sys.executable, ["ask", COLD_Q], data_dir) for _ in range(3)]
     out["cold_ask_s"] = statistics.median(c.seconds for c in cold)
     out["cold_ask_cpu_s"] = statistics.median(c.cpu for c in cold)
@@ -344,6 +338,15 @@ def measure_size(
     log(f"  fold {out['fold']['fold_s']:.1f} s ({out['fold']['moved']} chunks)")
     out["memory_parts"] = memory_parts(data_dir)
     return out
+
+
+def _recall_of(data_dir: Path, questions: list[dict[str, Any]], flag: str) -> dict[str, Any]:
+    """Recall@5 by question set of a reader started with ``flag`` (scale_worker's options)."""
+    reader = Reader(data_dir, extra=[flag])
+    try:
+        return recall_by_set(questions, reader.send(cmd="eval", questions=questions)["hits"])
+    finally:
+        reader.close()
 
 
 COLD_Q = "Who won the most recent election?"

@@ -66,17 +66,21 @@ def load_base(data_dir: Path) -> list[BaseArticle]:
     manifests = store.manifest(build)
     texts = {key: text for key, _, text in store.article_texts(build)}
     chunks: dict[str, list[tuple[int, str, dict[str, Any], str, np.ndarray]]] = {}
-    col = store.chunks(build)
-    for offset in range(0, 10**9, PAGE):
-        got = col.get(include=["metadatas", "documents", "embeddings"], limit=PAGE, offset=offset)
-        if not got["ids"]:
-            break
-        for cid, meta, doc, vec in zip(
-            got["ids"], got["metadatas"], got["documents"], got["embeddings"], strict=True
-        ):
-            chunks.setdefault(meta["article_key"], []).append(
-                (int(meta["chunk"]), cid, meta, doc, np.asarray(vec, np.float32))
+    # both tiers: a small base (the --quick one) never filled the recent collection, so
+    # its chunks were all still there and the big collection was empty
+    for col in store.chunk_tiers(build):
+        for offset in range(0, 10**9, PAGE):
+            got = col.get(
+                include=["metadatas", "documents", "embeddings"], limit=PAGE, offset=offset
             )
+            if not got["ids"]:
+                break
+            for cid, meta, doc, vec in zip(
+                got["ids"], got["metadatas"], got["documents"], got["embeddings"], strict=True
+            ):
+                chunks.setdefault(meta["article_key"], []).append(
+                    (int(meta["chunk"]), cid, meta, doc, np.asarray(vec, np.float32))
+                )
     out = []
     for key, manifest in manifests.items():
         parts = sorted(
@@ -290,8 +294,10 @@ def settle(data_dir: Path) -> None:
     store = ChromaStore(bench_settings(data_dir))
     build = store.read_state().active_build
     assert build is not None
-    for col in (store.chunks(build), store.articles(build)):
+    for col in (*store.chunk_tiers(build), store.articles(build)):
         vector = col.get(limit=1, include=["embeddings"])["embeddings"][:1]  # the right width
+        if not len(vector):
+            continue  # an empty collection has no log to apply
         col.upsert(ids=["settle-probe"], embeddings=vector, metadatas=[{"probe": 1}])
         col.delete(ids=["settle-probe"])
     store.write_state(store.read_state(), bump=False)  # the meta collection's log too

@@ -16,9 +16,9 @@ line and answers one JSON line on stdout:
 
 ``--exact-search`` skips ``Library.warm_up``, so dense search scans the reader
 cache's vectors as a one-question process does; ``--no-copy-grouping`` lets
-near-copies of a chosen passage fill the top k (as before 2026-12-04). It uses only the public API,
-so the same file drives today's code (run with that checkout's interpreter)
-and the new one.
+near-copies of a passage ranked above fill the pools and the top k (as the code
+did before grouping them). It uses only the public API, so the same file drives
+today's code (run with that checkout's interpreter) and the new one.
 """
 
 from __future__ import annotations
@@ -66,7 +66,7 @@ def main() -> int:
         from citebot.index.search.fusion import RetrievalConfig
 
         library.answerer.retrieval = RetrievalConfig(sentences="none")
-    if "--no-copy-grouping" in sys.argv:  # near-copies of a chosen passage not grouped
+    if "--no-copy-grouping" in sys.argv:  # near-copies not grouped (fusion.diversify)
         import dataclasses
 
         config = library.answerer.retrieval

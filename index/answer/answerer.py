@@ -79,7 +79,7 @@ class Answerer:
         if method != "hybrid":  # single retrievers stay pure, apart from the as-of cut
             focus = Focus(excluded=focus.excluded)
         found = retrieve(snap, self.store, vec, question, method, self.retrieval, focus)
-        cands = diversify(snap, found, k, self.retrieval.copy_cosine)
+        cands = diversify(snap, found, k, self.retrieval)
         return [self._hit(snap, c) for c in cands]
 
     def ask(
@@ -147,7 +147,7 @@ class Answerer:
         focus = self._focus(snap, question, as_of, plan, exclude)
         cands = retrieve(snap, self.store, vec, plan.query, "hybrid", self.retrieval, focus)
         cands = self._stay_on_topic(snap, cands, plan)
-        passages = passages_from(snap, diversify(snap, cands, top_k, self.retrieval.copy_cosine))
+        passages = passages_from(snap, diversify(snap, cands, top_k, self.retrieval))
         assert snap.build is not None
         sentences, vectors = sentences_of(self.store, snap, passages)
         # Carried words find the passages; the sentence must answer what is asked now,

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import datetime as dt
 import json
+from collections import defaultdict
+from collections.abc import Iterable
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any, cast
@@ -29,12 +31,16 @@ from tests.conftest import LibraryFactory, indexed_news, stored_chunks
 @dataclass
 class FakeSnapshot:
     """What focus and diversify read from a snapshot: rows' article keys, article dates
-    (and for ``_distinct``, chunk vectors by row)."""
+    (and for grouping near-copies, chunk vectors and texts by row)."""
 
     metas: list[dict[str, Any]]
     chunk_ids: list[str]
     published_days: dict[str, int] = field(default_factory=dict)
     vectors: dict[int, np.ndarray] = field(default_factory=dict)
+    texts: dict[int, str] = field(default_factory=lambda: defaultdict(str))
+
+    def prefetch(self, rows: Iterable[int]) -> None:
+        pass
 
     def chunk_vectors(self, rows: list[int]) -> dict[int, np.ndarray]:
         return {row: self.vectors[row] for row in rows if row in self.vectors}
@@ -42,6 +48,9 @@ class FakeSnapshot:
     @property
     def newest_day(self) -> int:
         return max(self.published_days.values(), default=0)
+
+
+COPIES = RetrievalConfig(copy_cosine=0.9, reworded_cosine=1.0)  # by cosine alone
 
 
 def snapshot(published: dict[str, str | None]) -> Snapshot:
@@ -87,9 +96,10 @@ def test_diversify_puts_near_copies_of_a_chosen_passage_after_the_distinct_ones(
         Candidate(2, 0.7, vector=unit[2]),
         Candidate(3, 0.6),  # no vector (a single retriever's hit): never grouped
     ]
-    assert [c.row for c in diversify(snap, ranked, 3, 0.9)] == [0, 2, 3]
-    assert [c.row for c in diversify(snap, ranked, 4, 0.9)] == [0, 2, 3, 1]
-    assert [c.row for c in diversify(snap, ranked, 3, 0.96)] == [0, 1, 2]  # not copy enough
+    assert [c.row for c in diversify(snap, ranked, 3, COPIES)] == [0, 2, 3]
+    assert [c.row for c in diversify(snap, ranked, 4, COPIES)] == [0, 2, 3, 1]
+    stricter = replace(COPIES, copy_cosine=0.96)
+    assert [c.row for c in diversify(snap, ranked, 3, stricter)] == [0, 1, 2]  # not copy enough
     assert [c.row for c in diversify(snap, ranked, 3)] == [0, 1, 2]  # grouping off
 
 
@@ -116,7 +126,7 @@ def test_copies_nearer_their_original_than_each_other_stay_one_group() -> None:
         Candidate(2, 0.7, vector=two),
         Candidate(3, 0.6, vector=other),
     ]
-    assert [c.row for c in diversify(snap, ranked, 2, 0.9)] == [0, 3]
+    assert [c.row for c in diversify(snap, ranked, 2, COPIES)] == [0, 3]
 
 
 def test_each_retriever_pool_keeps_distinct_chunks_and_drops_copies() -> None:
@@ -126,12 +136,44 @@ def test_each_retriever_pool_keeps_distinct_chunks_and_drops_copies() -> None:
     fake = cast(FakeSnapshot, snap)
     fake.vectors = {10: one, 11: story, 12: two, 13: other}
     ranked = {10: 0.9, 11: 0.8, 12: 0.7, 13: 0.6, 14: 0.5}  # 14 has no vector: kept
-    assert _distinct(snap, ranked, 2, 0.9) == {10: 0.9, 13: 0.6}
-    assert _distinct(snap, ranked, 3, 0.9) == {10: 0.9, 13: 0.6, 14: 0.5}
-    assert _distinct(snap, ranked, 5, 0.9) == ranked  # no more ranked than the pool
-    assert _distinct(snap, ranked, 2, 1.01) == {10: 0.9, 11: 0.8}  # nothing is a copy
+    assert _distinct(snap, ranked, 2, COPIES) == {10: 0.9, 13: 0.6}
+    assert _distinct(snap, ranked, 3, COPIES) == {10: 0.9, 13: 0.6, 14: 0.5}
+    assert _distinct(snap, ranked, 5, COPIES) == ranked  # no more ranked than the pool
+    off = replace(COPIES, copy_cosine=1.01)
+    assert _distinct(snap, ranked, 2, off) == {10: 0.9, 11: 0.8}  # nothing is a copy
     fake.vectors = {}  # a server's reader keeps no vectors: the first rows, as before
-    assert _distinct(snap, ranked, 2, 0.9) == {10: 0.9, 11: 0.8}
+    assert _distinct(snap, ranked, 2, COPIES) == {10: 0.9, 11: 0.8}
+
+
+def _pair(cosine: float) -> tuple[np.ndarray, np.ndarray]:
+    first = np.array([1.0, 0.0, 0.0], np.float32)
+    return first, np.array([cosine, np.sqrt(1 - cosine**2), 0.0], np.float32)
+
+
+def test_a_rewrite_below_the_copy_cosine_is_a_copy_only_if_it_shares_the_wording() -> None:
+    """Between reworded_cosine (0.85) and copy_cosine (0.9) the texts decide: a rewrite
+    keeps most words (word-set Jaccard >= 0.4), another passage on the subject does not."""
+    story = "Harbour ferry fares in Dunmore rise next month, the ferry company said on Monday."
+    rewrite = "Harbour ferry prices in Dunmore rise next week, the ferry operator said on Monday."
+    other = "A council review found Dunmore ferry crossings run late in winter, most weeks."
+    snap = cast(Snapshot, FakeSnapshot([], []))
+    fake = cast(FakeSnapshot, snap)
+    config = RetrievalConfig()
+    assert config.reworded_cosine <= 0.87 < config.copy_cosine
+    for cosine, text, grouped in (
+        (0.87, rewrite, True),
+        (0.87, other, False),  # same subject, other words
+        (0.8, rewrite, False),  # below reworded_cosine: the wording alone does not group
+    ):
+        first, second = _pair(cosine)
+        fake.vectors = {1: first, 2: second, 3: np.array([0.0, 0.0, 1.0], np.float32)}
+        fake.texts = {1: story, 2: text, 3: "Weather"}
+        kept = _distinct(snap, {1: 0.9, 2: 0.8, 3: 0.7}, 2, config)
+        assert kept == ({1: 0.9, 3: 0.7} if grouped else {1: 0.9, 2: 0.8}), (cosine, text)
+    first, second = _pair(0.87)  # with the wording rule off, the rewrite is kept
+    fake.vectors = {1: first, 2: second, 3: np.array([0.0, 0.0, 1.0], np.float32)}
+    fake.texts = {1: story, 2: rewrite, 3: "Weather"}
+    assert _distinct(snap, {1: 0.9, 2: 0.8, 3: 0.7}, 2, COPIES) == {1: 0.9, 2: 0.8}
 
 
 def test_a_story_filed_under_several_ids_takes_one_place_in_the_results(

@@ -284,12 +284,14 @@ def settle(data_dir: Path) -> None:
     Archives built before the store lowered Chroma's ``sync_threshold`` kept up
     to 1000 unapplied log records per collection, which every new process
     replays: a probe record written and deleted in each collection (opened
-    through ``ChromaStore``, which lowers the threshold) applies them once.
+    through ``ChromaStore``, which lowers the threshold and sets ``ef_search``)
+    applies them once.
     """
-    from citebot.index.store.chroma_store import SYNC_THRESHOLD, ChromaStore
+    from citebot.index.store.chroma_store import EF_SEARCH, SYNC_THRESHOLD, ChromaStore
 
     marker = data_dir / "settled.json"
-    if marker.exists() and json.loads(marker.read_text()).get("sync_threshold") == SYNC_THRESHOLD:
+    tuning = {"sync_threshold": SYNC_THRESHOLD, "ef_search": EF_SEARCH}
+    if marker.exists() and json.loads(marker.read_text()) == tuning:
         return
     store = ChromaStore(bench_settings(data_dir))
     build = store.read_state().active_build
@@ -302,7 +304,7 @@ def settle(data_dir: Path) -> None:
         col.delete(ids=["settle-probe"])
     store.write_state(store.read_state(), bump=False)  # the meta collection's log too
     store.reopen()  # flush embedded Chroma
-    marker.write_text(json.dumps({"sync_threshold": SYNC_THRESHOLD}))
+    marker.write_text(json.dumps(tuning))
 
 
 def move_sentences_into_chunks(data_dir: Path, log: Log) -> int:

@@ -12,7 +12,12 @@ import pytest
 from citebot.index import Library
 from citebot.index.ingest.records import article_key
 from citebot.index.store import chroma_store
-from citebot.index.store.chroma_store import SYNC_THRESHOLD, ArticleRecords, ChromaStore
+from citebot.index.store.chroma_store import (
+    EF_SEARCH,
+    SYNC_THRESHOLD,
+    ArticleRecords,
+    ChromaStore,
+)
 from citebot.index.store.sentence_records import (
     KEY_VECTORS,
     decode_chunk_vector,
@@ -20,11 +25,15 @@ from citebot.index.store.sentence_records import (
 )
 from tests.conftest import LibraryFactory, news_text, run_cli, stored_chunks, write_news
 
+KEYS = ("sync_threshold", "ef_search")
+TUNED = [SYNC_THRESHOLD, EF_SEARCH]
 
-def _thresholds(lib: Library) -> dict[str, int]:
+
+def _tuning(lib: Library) -> dict[str, list[int]]:
+    """Each collection's [sync_threshold, ef_search]."""
     client = lib.store.client
     return {
-        col.name: client.get_collection(col.name).configuration["hnsw"]["sync_threshold"]
+        col.name: [client.get_collection(col.name).configuration["hnsw"][key] for key in KEYS]
         for col in client.list_collections()
     }
 
@@ -38,23 +47,24 @@ def indexed(tmp_path: Path, make_library: LibraryFactory) -> Library:
     return lib
 
 
-def test_collections_apply_their_write_log_every_few_records(indexed: Library) -> None:
-    """Chroma's default (1000) made every new process replay up to 1000 records
-    per collection into its HNSW before the first read or write."""
-    got = _thresholds(indexed)
+def test_collections_apply_their_write_log_often_and_search_wide(indexed: Library) -> None:
+    """Chroma's default sync_threshold (1000) made every new process replay up to 1000
+    records per collection into its HNSW before the first read or write; its default
+    ef_search (100) missed most of a big archive's nearest chunks (EF_SEARCH)."""
+    got = _tuning(indexed)
     # meta, articles, and the recent chunks (a small index has no big chunk collection
     # yet; sentences ride in the chunks' metadata)
     assert len(got) == 3
-    assert set(got.values()) == {SYNC_THRESHOLD}
+    assert all(tuning == TUNED for tuning in got.values()), got
 
 
-def _stored_thresholds(chroma_dir: Path) -> dict[str, int]:
+def _stored_tuning(chroma_dir: Path) -> dict[str, list[int]]:
     """What a new process reads from disk (no client of this process, nothing cached)."""
     script = (
         "import chromadb, json, sys\n"
         "c = chromadb.PersistentClient(path=sys.argv[1])\n"
-        "print(json.dumps({x.name: c.get_collection(x.name).configuration['hnsw']"
-        "['sync_threshold'] for x in c.list_collections()}))\n"
+        "print(json.dumps({x.name: [c.get_collection(x.name).configuration['hnsw'][k]"
+        " for k in ('sync_threshold', 'ef_search')] for x in c.list_collections()}))\n"
     )
     done = subprocess.run(
         [sys.executable, "-c", script, str(chroma_dir)],
@@ -66,10 +76,10 @@ def _stored_thresholds(chroma_dir: Path) -> dict[str, int]:
     return json.loads(done.stdout)
 
 
-def test_an_index_made_with_chromas_default_is_lowered_when_opened(
+def test_an_index_made_with_chromas_defaults_is_tuned_when_opened(
     tmp_path: Path, indexed: Library
 ) -> None:
-    """Each real process lowers what it opens: a reader its chunks, a writer all three.
+    """Each real process tunes what it opens: a reader its chunks, a writer all three.
 
     Real ``citebot`` processes, as a user's next commands after upgrading: a second
     client inside this process would share Chroma's per-process state and not show
@@ -77,23 +87,23 @@ def test_an_index_made_with_chromas_default_is_lowered_when_opened(
     """
     for col in indexed.store.client.list_collections():  # as an older citebot left them
         indexed.store.client.get_collection(col.name).modify(
-            configuration={"hnsw": {"sync_threshold": 1000, "batch_size": 100}}
+            configuration={"hnsw": {"sync_threshold": 1000, "batch_size": 100, "ef_search": 100}}
         )
     chroma_dir = tmp_path / "data" / "chroma"
-    assert set(_stored_thresholds(chroma_dir).values()) == {1000}
+    assert all(tuning == [1000, 100] for tuning in _stored_tuning(chroma_dir).values())
     env = {"CITEBOT_DATA_DIR": str(tmp_path / "data"), "CITEBOT_AUTO_INDEX_BUNDLED": "false"}
 
     asked = run_cli(["ask", "What happened to the vineyard harvest?"], tmp_path, **env)
     assert asked.returncode == 0, asked.stderr
-    got = _stored_thresholds(chroma_dir)
+    got = _stored_tuning(chroma_dir)
     chunks = next(name for name in got if name.endswith("-recent"))
-    assert got[chunks] == SYNC_THRESHOLD  # a reader lowers what it opens
+    assert got[chunks] == TUNED  # a reader tunes what it opens
 
     write_news(tmp_path / "more", 1, start=3)
     added = run_cli(["index", "add", str(tmp_path / "more")], tmp_path, **env)
     assert added.returncode == 0, added.stderr
-    got = _stored_thresholds(chroma_dir)
-    assert len(got) == 3 and set(got.values()) == {SYNC_THRESHOLD}, got
+    got = _stored_tuning(chroma_dir)
+    assert len(got) == 3 and all(tuning == TUNED for tuning in got.values()), got
 
 
 def _write_legacy_layout(monkeypatch: pytest.MonkeyPatch) -> None:

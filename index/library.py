@@ -330,8 +330,8 @@ class Library:
         """Load what a long-running reader (the bot) keeps in memory, and search on it.
 
         Brings the reader cache up to date, loads the query encoder and Chroma's
-        vector index of the chunks; dense search then queries that index (~2 ms a
-        question at 100k articles) instead of scanning the cache's vector file
+        vector index of the chunks; dense search then queries that index (~6 ms a
+        question at 100k articles, store.EF_SEARCH) instead of scanning the cache's vector file
         (~25 ms), which is what a one-question process wants: loading the index
         costs it 0.7 s (see store/vector_file.py).
         """

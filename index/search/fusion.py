@@ -136,7 +136,7 @@ def retrieve(
 
 
 def diversify(
-    snap: Snapshot, candidates: list[Candidate], k: int, copies: RetrievalConfig | None = None
+    snap: Snapshot, candidates: list[Candidate], k: int, config: RetrievalConfig | None = None
 ) -> list[Candidate]:
     """Best passage of each distinct story first; then near-copies of those, then
     further passages of the same articles, only to fill up to k.
@@ -145,8 +145,8 @@ def diversify(
     above it by ``_near_copies``, the rule ``_distinct`` groups a retriever's pool by.
     Without this, one story filed under several ids fills the top k with itself and
     hides the article that answers (measured: RetrievalConfig.copy_cosine). Passages
-    without a vector (single-retriever searches) are never grouped, nor any without
-    ``copies`` (the config whose copy rule applies).
+    without a vector (single-retriever searches) are never grouped, nor any without a
+    ``config`` (whose copy rule applies).
     """
     firsts: list[Candidate] = []  # each article's best passage, in rank order
     rest: list[Candidate] = []
@@ -156,7 +156,7 @@ def diversify(
         (rest if key in seen else firsts).append(cand)
         seen.add(key)
     copy = _near_copies(
-        [c.vector for c in firsts], lambda at: _texts(snap, [firsts[i].row for i in at]), copies
+        [c.vector for c in firsts], lambda at: _texts(snap, [firsts[i].row for i in at]), config
     )
     chosen = [c for c, is_copy in zip(firsts, copy, strict=True) if not is_copy]
     copies = [c for c, is_copy in zip(firsts, copy, strict=True) if is_copy]

@@ -287,10 +287,10 @@ def settle(data_dir: Path) -> None:
     through ``ChromaStore``, which lowers the threshold and sets ``ef_search``)
     applies them once.
     """
-    from citebot.index.store.chroma_store import EF_SEARCH, SYNC_THRESHOLD, ChromaStore
+    from citebot.index.store.chroma_store import HNSW_TUNING, ChromaStore
 
     marker = data_dir / "settled.json"
-    tuning = {"sync_threshold": SYNC_THRESHOLD, "ef_search": EF_SEARCH}
+    tuning = dict(HNSW_TUNING)  # what the store sets; a change re-settles
     if marker.exists() and json.loads(marker.read_text()) == tuning:
         return
     store = ChromaStore(bench_settings(data_dir))

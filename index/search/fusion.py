@@ -191,8 +191,7 @@ def _near_copies(
         return flags
     matrix = np.stack([vectors[i] for i in have])
     sims = np.tril(matrix @ matrix.T, -1)
-    linked = sims >= config.copy_cosine
-    linked_above = linked.any(axis=1)
+    linked_above = (sims >= config.copy_cosine).any(axis=1)
     if config.reworded_cosine < config.copy_cosine:
         maybe = (sims >= config.reworded_cosine) & ~linked_above[:, None]
         at = np.flatnonzero(maybe.any(axis=0) | maybe.any(axis=1))

@@ -116,7 +116,8 @@ SYNC_THRESHOLD = 100
 # bot's recall@5 there was 95.7 % at ef 100 and 250, 96.0 % at 600, 96.8 % at 1000
 # and 2000 (exact scan 96.4 %): 1000 is where recall stops rising, ~2 ms a question.
 EF_SEARCH = 1000
-_HNSW_TUNING = {
+# what every collection is created with, and brought to when opened (_tune_hnsw)
+HNSW_TUNING = {
     "sync_threshold": SYNC_THRESHOLD,
     "batch_size": SYNC_THRESHOLD,
     "ef_search": EF_SEARCH,
@@ -901,7 +902,7 @@ class ChromaStore:
 
     def _collection(self, name: str, *, vectors: bool) -> Any:
         if name not in self._cols:
-            hnsw: dict[str, Any] = {**_HNSW_TUNING, **({"space": "cosine"} if vectors else {})}
+            hnsw: dict[str, Any] = {**HNSW_TUNING, **({"space": "cosine"} if vectors else {})}
             col = self._call(
                 self.client.get_or_create_collection,
                 name,
@@ -953,6 +954,6 @@ def _tune_hnsw(col: Any) -> None:
     ):
         return
     try:
-        col.modify(configuration={"hnsw": dict(_HNSW_TUNING)})
+        col.modify(configuration={"hnsw": dict(HNSW_TUNING)})
     except Exception as exc:  # read-only data dir, or a server refusing the change
         log.debug("could not tune the HNSW of %s: %s", getattr(col, "name", col), exc)
